@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "shift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "shift", targets: ["shift"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        .target(name: "Rollout"),
+        .target(name: "TemplateModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "Runtime",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "shift",
+            dependencies: [
+                "Rollout", "TemplateModel", "Runtime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "RolloutTests", dependencies: ["Rollout"]),
+        .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+    ]
+)

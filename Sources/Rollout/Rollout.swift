@@ -1,0 +1,2 @@
+/// Namespace marker for the pure rollout module.
+public enum RolloutModule {}

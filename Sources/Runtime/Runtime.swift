@@ -1,0 +1,2 @@
+/// Namespace marker for the local Lambda runtime module.
+public enum RuntimeModule {}

@@ -1,0 +1,2 @@
+/// Namespace marker for the template model module.
+public enum TemplateModelModule {}

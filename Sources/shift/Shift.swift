@@ -1,0 +1,6 @@
+import ArgumentParser
+
+@main
+struct Shift: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Safe serverless releases, locally.")
+}

@@ -1,0 +1,4 @@
+import Testing
+@testable import Rollout
+
+@Test func moduleLoads() { #expect(true) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import TemplateModel
+
+@Test func moduleLoads() { #expect(true) }
