@@ -2,5 +2,7 @@ import ArgumentParser
 
 @main
 struct Shift: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Safe serverless releases, locally.")
+    static let configuration = CommandConfiguration(
+        abstract: "Safe serverless releases, run locally: SAM templates, a Lambda-compatible runtime and CodeDeploy-style rollouts.",
+        subcommands: [Validate.self])
 }

@@ -1,0 +1,63 @@
+/// A position in a template file: 1-based line and column.
+public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}
+
+/// One finding about a template: what is wrong, where, and how to fix it.
+public struct Diagnostic: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// How bad a finding is: errors make a template unusable, warnings do not.
+    public enum Severity: String, Sendable, Hashable, Codable {
+        case error
+        case warning
+    }
+
+    public var severity: Severity
+    public var location: SourceLocation
+    public var message: String
+
+    public init(_ severity: Severity, at location: SourceLocation, _ message: String) {
+        self.severity = severity
+        self.location = location
+        self.message = message
+    }
+
+    /// The compiler-style line `path:line:column: error: message`.
+    public var description: String { "\(location): \(severity.rawValue): \(message)" }
+}
+
+extension [Diagnostic] {
+    /// True when any diagnostic is an error.
+    public var hasErrors: Bool { contains { $0.severity == .error } }
+}
+
+/// Collects diagnostics while a template is read.
+struct DiagnosticSink {
+    private(set) var items: [Diagnostic] = []
+    /// A value resolved twice (typed, then into the full property map) reports its problems once.
+    private var seen: Set<String> = []
+
+    mutating func error(_ message: String, at location: SourceLocation) {
+        add(Diagnostic(.error, at: location, message))
+    }
+
+    mutating func warning(_ message: String, at location: SourceLocation) {
+        add(Diagnostic(.warning, at: location, message))
+    }
+
+    private mutating func add(_ diagnostic: Diagnostic) {
+        guard seen.insert("\(diagnostic.location)|\(diagnostic.message)").inserted else { return }
+        items.append(diagnostic)
+    }
+
+    var hasErrors: Bool { items.hasErrors }
+}

@@ -1,2 +1,0 @@
-/// Namespace marker for the template model module.
-public enum TemplateModelModule {}

@@ -1,0 +1,37 @@
+import Foundation
+import TemplateModel
+
+/// Reads a template from disk and hands it to the pure loader.
+enum TemplateFile {
+    static func load(_ path: String, options: LoadOptions) throws -> LoadResult {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CLIError("cannot read template '\(path)': no such file; pass the path of a SAM template (template.yaml)")
+        }
+        guard !isDirectory.boolValue else {
+            throw CLIError("'\(path)' is a folder; pass the template file inside it (e.g. \(path)/template.yaml)")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw CLIError("cannot read template '\(path)': \(error.localizedDescription)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            let diagnostic = Diagnostic(.error, at: SourceLocation(file: path, line: 1, column: 1),
+                                        "the file is not UTF-8 text (is it a binary file?); pass a YAML or JSON SAM template")
+            return LoadResult(template: nil, diagnostics: [diagnostic])
+        }
+        return TemplateLoader.load(contents: text, path: path, options: options)
+    }
+}
+
+/// Writes diagnostics the way compilers do, on stderr.
+enum DiagnosticPrinter {
+    static func print(_ diagnostics: [Diagnostic]) {
+        for diagnostic in diagnostics {
+            FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import TemplateModel
+
+/// The options every command that reads a template shares.
+struct TemplateOptions: ParsableArguments {
+    @Option(name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Template parameter values: K=V … (or SAM's ParameterKey=K,ParameterValue=V).", valueName: "K=V"))
+    var parameterOverrides: [String] = []
+
+    @Option(name: .long, help: "The stack name (AWS::StackName); default: the template's folder name.")
+    var stackName: String?
+
+    @Option(name: .long, help: "The region (AWS::Region) the template resolves with.")
+    var region: String = "us-east-1"
+
+    func validate() throws {
+        _ = try parsedOverrides()
+    }
+
+    /// `K=V` pairs, also in SAM's `ParameterKey=K,ParameterValue=V` form, and several in one argument separated by spaces.
+    func parsedOverrides() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for argument in parameterOverrides {
+            for item in Self.split(argument) {
+                if item.hasPrefix("ParameterKey=") {
+                    let parts = item.split(separator: ",", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, parts[1].hasPrefix("ParameterValue=") else {
+                        throw ValidationError("--parameter-overrides: '\(item)' should read ParameterKey=NAME,ParameterValue=VALUE")
+                    }
+                    result[String(parts[0].dropFirst("ParameterKey=".count))] = String(parts[1].dropFirst("ParameterValue=".count))
+                } else if let equals = item.firstIndex(of: "="), equals != item.startIndex {
+                    result[String(item[..<equals])] = String(item[item.index(after: equals)...])
+                } else {
+                    throw ValidationError("--parameter-overrides: '\(item)' should read NAME=VALUE")
+                }
+            }
+        }
+        return result
+    }
+
+    /// Splits `A=1 B="x y"` on spaces outside quotes, as SAM CLI accepts one string of several pairs.
+    static func split(_ argument: String) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var quote: Character?
+        for character in argument {
+            if let open = quote {
+                if character == open { quote = nil } else { current.append(character) }
+            } else if character == "\"" || character == "'" {
+                quote = character
+            } else if character == " " {
+                if !current.isEmpty { items.append(current); current = "" }
+            } else {
+                current.append(character)
+            }
+        }
+        if !current.isEmpty { items.append(current) }
+        return items
+    }
+
+    func loadOptions() throws -> LoadOptions {
+        LoadOptions(parameterOverrides: try parsedOverrides(), stackName: stackName, region: region)
+    }
+}
+
+/// Output format shared by the commands.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case text
+    case json
+}
+
+/// A failure the CLI reports as one message and exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+    init(_ message: String) { self.message = message }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import TemplateModel
+
+/// `shift validate`: reads a template and reports what it holds or what is wrong with it.
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a SAM template and show the functions, layers and alarms it defines.",
+        discussion: "Exit status: 0 valid (warnings allowed), 1 invalid. Errors go to stderr as path:line:column: error: message.")
+
+    @Argument(help: "The SAM template (YAML or JSON).")
+    var template: String
+
+    @OptionGroup var templateOptions: TemplateOptions
+
+    @Option(name: .long, help: "text or json (one object on stdout).")
+    var output: OutputFormat = .text
+
+    func run() async throws {
+        let result = try TemplateFile.load(template, options: try templateOptions.loadOptions())
+        var diagnostics = result.diagnostics
+        var schedules: [String: [ScheduleStep]] = [:]
+        if let model = result.template {
+            let checked = ScheduleCheck.schedules(for: model)
+            schedules = checked.schedules
+            diagnostics += checked.diagnostics
+        }
+        DiagnosticPrinter.print(diagnostics)
+        let valid = result.template != nil && !diagnostics.hasErrors
+        switch output {
+        case .json:
+            let object = ValidateReport.json(template: valid ? result.template : nil, schedules: schedules, diagnostics: diagnostics)
+            print(object)
+        case .text:
+            if valid, let model = result.template {
+                print(ValidateReport.text(model, schedules: schedules, diagnostics: diagnostics))
+            } else {
+                let errors = diagnostics.filter { $0.severity == .error }.count
+                FileHandle.standardError.write(Data("\(template): invalid, \(errors) error(s)\n".utf8))
+            }
+        }
+        if !valid { throw ExitCode(1) }
+    }
+}
