@@ -1,4 +1,0 @@
-import Testing
-@testable import TemplateModel
-
-@Test func moduleLoads() { #expect(true) }
