@@ -398,7 +398,7 @@ final class Resolver {
             return resourceRef(logicalId)
         case (_, "Arn"):
             let parts = resource.type.split(separator: ":").map(String.init)
-            let service = parts.count > 2 ? parts[2].lowercased() : "resource"
+            let service = parts.count > 1 ? parts[1].lowercased() : "resource"
             let kind = parts.last?.lowercased() ?? "resource"
             let name = resourceRef(logicalId).stringValue ?? logicalId
             return .string("arn:\(pseudo.partition):\(service):\(pseudo.region):\(pseudo.accountId):\(kind)/\(name)")

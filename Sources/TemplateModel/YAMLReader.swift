@@ -5,7 +5,7 @@ enum YAMLReader {
     /// Deeper than this and we refuse before composing: the composer recurses once per level.
     static let maximumDepth = 256
     /// More nodes than this after expanding aliases is an alias bomb, not a template.
-    static let maximumNodes = 2_000_000
+    static let maximumNodes = 1_000_000
 
     static let shortFormTags: [String: String] = [
         "!Ref": "Ref", "!Condition": "Condition",
