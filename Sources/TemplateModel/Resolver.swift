@@ -443,7 +443,7 @@ final class Resolver {
                 rest = ""
                 break
             }
-            let name = afterStart[..<end].trimmingCharacters(in: .whitespaces)
+            let name = String(afterStart[..<end].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
             rest = afterStart[afterStart.index(after: end)...]
             if name.hasPrefix("!") {
                 output += "${" + name.dropFirst() + "}"

@@ -22,7 +22,7 @@ enum YAMLReader {
             diagnostics.error("the file contains NUL bytes, so it is not a YAML or JSON text file; pass the template itself (template.yaml)", at: start)
             return nil
         }
-        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if text.utf8.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             diagnostics.error("the template is empty; a SAM template needs at least a 'Resources' section", at: start)
             return nil
         }
@@ -32,7 +32,9 @@ enum YAMLReader {
         }
         let yamsNode: Yams.Node?
         do {
-            yamsNode = try Yams.compose(yaml: text)
+            // The basic resolver has no regular expressions: Yams would otherwise run several per scalar to type it
+            // (and again when hashing keys for its duplicate check); we type plain scalars ourselves.
+            yamsNode = try Parser(yaml: text, resolver: .basic, constructor: .default, encoding: .default).singleRoot()
         } catch let error as YamlError {
             let (location, message) = describe(error, path: path)
             diagnostics.error(message, at: location)
@@ -58,44 +60,49 @@ enum YAMLReader {
     /// Estimates nesting from the text alone (indentation levels, `- ` runs, open brackets),
     /// so that a 20,000-deep document is refused before anything recursive touches it.
     static func firstTooDeepLocation(_ text: String, path: String) -> SourceLocation? {
+        let space = UInt8(ascii: " "), dash = UInt8(ascii: "-"), newline = UInt8(ascii: "\n"), hash = UInt8(ascii: "#")
         var indents: [Int] = []
         var flowDepth = 0
-        var lineNumber = 0
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            lineNumber += 1
-            var column = 0
-            var sawContent = false
-            var leadingDashes = 0
-            var inLeadingRun = true
-            var previous: Character = " "
-            for character in line {
-                column += 1
-                if inLeadingRun {
-                    if character == " " { previous = character; continue }
-                    if character == "-" { previous = character; continue }
-                    if previous == "-" && character != " " { inLeadingRun = false }
-                    else if character == "#" { break }
-                    else { inLeadingRun = false }
-                    if !inLeadingRun && !sawContent {
-                        sawContent = true
-                        let indent = line.prefix(while: { $0 == " " }).count
-                        while let last = indents.last, last >= indent { indents.removeLast() }
-                        indents.append(indent)
-                        leadingDashes = line.dropFirst(indent).split(separator: " ", omittingEmptySubsequences: true)
-                            .prefix(while: { $0 == "-" }).count
-                    }
+        var line = 1
+        var column = 0
+        var atLineStart = true
+        var indent = 0
+        var dashes = 0
+        var lastWasDash = false
+        for byte in text.utf8 {
+            if byte == newline {
+                line += 1
+                column = 0
+                atLineStart = true
+                indent = 0
+                dashes = 0
+                lastWasDash = false
+                continue
+            }
+            column += 1
+            if atLineStart {
+                if byte == space {
+                    if lastWasDash { dashes += 1; lastWasDash = false } else if dashes == 0 { indent += 1 }
+                    continue
                 }
-                switch character {
-                case "[", "{": flowDepth += 1
-                case "]", "}": flowDepth = max(0, flowDepth - 1)
-                default: break
-                }
-                if flowDepth + indents.count + leadingDashes > maximumDepth {
-                    return SourceLocation(file: path, line: lineNumber, column: column)
-                }
-                previous = character
+                if byte == dash && !lastWasDash { lastWasDash = true; continue }
+                // A dash not followed by a space starts a scalar (`-1`, `--x`), not a sequence entry.
+                if lastWasDash && byte != space { lastWasDash = false }
+                atLineStart = false
+                if byte == hash { continue }
+                while let last = indents.last, last >= indent { indents.removeLast() }
+                indents.append(indent)
+            }
+            if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+                flowDepth += 1
+            } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
+                flowDepth = max(0, flowDepth - 1)
+            }
+            if flowDepth + indents.count + dashes > maximumDepth {
+                return SourceLocation(file: path, line: line, column: column)
             }
         }
+        if indents.count + dashes > maximumDepth { return SourceLocation(file: path, line: line, column: max(1, column)) }
         return nil
     }
 
@@ -139,12 +146,15 @@ enum YAMLReader {
                 }
                 return Node(.scalar("", plain: true), at: here)
             }
-            let tag = node.tag.rawValue
+            // The tag as written, read before anything resolves it ("" when there is none).
+            let tag: String
             let converted: Node
             switch node {
             case .scalar(let scalar):
-                converted = Node(.scalar(scalar.string, plain: scalar.style == .plain && tag != "!" && tag != "tag:yaml.org,2002:str"), at: here)
+                tag = scalar.tag.rawValue
+                converted = Node(.scalar(scalar.string, plain: scalar.style == .plain && tag.isEmpty), at: here)
             case .sequence(let sequence):
+                tag = sequence.tag.rawValue
                 var items: [Node] = []
                 items.reserveCapacity(sequence.count)
                 for item in sequence {
@@ -153,6 +163,7 @@ enum YAMLReader {
                 }
                 converted = Node(.sequence(items), at: here)
             case .mapping(let mapping):
+                tag = mapping.tag.rawValue
                 var entries: [Node.Entry] = []
                 entries.reserveCapacity(mapping.count)
                 for (key, value) in mapping {
@@ -171,6 +182,7 @@ enum YAMLReader {
                 }
                 converted = Node(.mapping(entries), at: here)
             case .alias:
+                tag = ""
                 converted = Node(.scalar("", plain: true), at: here)
             }
             if let longName = YAMLReader.shortFormTags[tag] {
