@@ -1,2 +1,0 @@
-/// Namespace marker for the pure rollout module.
-public enum RolloutModule {}
