@@ -4,7 +4,7 @@ import Testing
 
 /// Minutes after an arbitrary epoch offset, plus seconds.
 func at(_ minutes: Int64, _ seconds: Int64 = 0) -> Instant {
-    Instant(millisecondsSinceEpoch: 1_000_000_000 + minutes * 60_000 + seconds * 1000)
+    Instant(millisecondsSinceEpoch: 1_000_020_000 + minutes * 60_000 + seconds * 1000)
 }
 
 func config(_ strategy: String, hooks: Set<LifecycleHook> = [], bake: Duration = .zero) -> RolloutConfiguration {
