@@ -1,4 +1,0 @@
-import Testing
-@testable import Rollout
-
-@Test func moduleLoads() { #expect(true) }
