@@ -37,5 +37,7 @@ let package = Package(
         .testTarget(name: "RolloutTests", dependencies: ["Rollout"]),
         .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        // Runs the built `shift` binary; depending on the executable makes `swift test` build it first.
+        .testTarget(name: "ShiftCLITests", dependencies: ["shift"]),
     ]
 )

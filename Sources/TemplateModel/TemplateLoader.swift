@@ -23,10 +23,13 @@ public struct LoadOptions: Sendable {
 public struct LoadResult: Sendable {
     public var template: Template?
     public var diagnostics: [Diagnostic]
+    /// What could be built despite errors, so callers can add their own checks to one report.
+    public var partialTemplate: Template?
 
-    public init(template: Template?, diagnostics: [Diagnostic]) {
+    public init(template: Template?, diagnostics: [Diagnostic], partialTemplate: Template? = nil) {
         self.template = template
         self.diagnostics = diagnostics
+        self.partialTemplate = partialTemplate ?? template
     }
 }
 
@@ -50,7 +53,7 @@ public enum TemplateLoader {
         var builder = TemplateBuilder(root: root, path: path, options: options, sink: sink)
         let template = builder.build()
         let diagnostics = builder.diagnostics
-        return LoadResult(template: diagnostics.hasErrors ? nil : template, diagnostics: diagnostics)
+        return LoadResult(template: diagnostics.hasErrors ? nil : template, diagnostics: diagnostics, partialTemplate: template)
     }
 
     /// The stack name SAM CLI would use: the template's folder name, made a valid stack name.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Rollout
 import TemplateModel
 
 /// `shift validate`: reads a template and reports what it holds or what is wrong with it.
@@ -19,8 +20,8 @@ struct Validate: AsyncParsableCommand {
     func run() async throws {
         let result = try TemplateFile.load(template, options: try templateOptions.loadOptions())
         var diagnostics = result.diagnostics
-        var schedules: [String: [ScheduleStep]] = [:]
-        if let model = result.template {
+        var schedules: [String: TrafficSchedule] = [:]
+        if let model = result.partialTemplate {
             let checked = ScheduleCheck.schedules(for: model)
             schedules = checked.schedules
             diagnostics += checked.diagnostics

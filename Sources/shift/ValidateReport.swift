@@ -1,9 +1,10 @@
 import Foundation
+import Rollout
 import TemplateModel
 
 /// Renders what `validate` found, as text for people or JSON for tools.
 enum ValidateReport {
-    static func json(template: Template?, schedules: [String: [ScheduleStep]], diagnostics: [Diagnostic]) -> String {
+    static func json(template: Template?, schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) -> String {
         var object: [String: Any] = [
             "valid": template != nil,
             "diagnostics": diagnostics.map { diagnostic -> [String: Any] in
@@ -30,7 +31,7 @@ enum ValidateReport {
         return serialize(object)
     }
 
-    static func functionJSON(_ function: Function, template: Template, schedule: [ScheduleStep]?) -> [String: Any] {
+    static func functionJSON(_ function: Function, template: Template, schedule: TrafficSchedule?) -> [String: Any] {
         func orNull(_ value: Any?) -> Any { value ?? NSNull() }
         var inline: String?
         if case .inline(let code) = function.code { inline = code }
@@ -41,7 +42,7 @@ enum ValidateReport {
                 "Enabled": dp.enabled,
                 "Alarms": dp.alarms,
                 "Hooks": ["PreTraffic": orNull(dp.preTrafficHook), "PostTraffic": orNull(dp.postTrafficHook)],
-                "Schedule": schedule.map { steps in steps.map { ["minute": $0.minute, "percent": jsonNumber($0.percent)] } } ?? NSNull(),
+                "Schedule": schedule.map { $0.points.map { ["minute": $0.minute, "percent": jsonNumber($0.percent)] } } ?? NSNull(),
             ] as [String: Any]
         }
         let layers = function.layers?.map { layer -> String in
@@ -78,7 +79,7 @@ enum ValidateReport {
         return String(decoding: data, as: UTF8.self)
     }
 
-    static func text(_ template: Template, schedules: [String: [ScheduleStep]], diagnostics: [Diagnostic]) -> String {
+    static func text(_ template: Template, schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) -> String {
         var lines: [String] = []
         let warnings = diagnostics.filter { $0.severity == .warning }.count
         lines.append("\(template.path): valid, \(template.functions.count) function(s), \(template.layers.count) layer(s), \(template.alarms.count) alarm(s)\(warnings > 0 ? ", \(warnings) warning(s)" : "")")
@@ -87,8 +88,8 @@ enum ValidateReport {
             if let alias = function.autoPublishAlias { line += " alias \(alias)" }
             if let dp = function.deploymentPreference {
                 line += dp.enabled ? ", \(dp.type ?? "?")" : ", deployment preference disabled"
-                if let steps = schedules[function.logicalId], dp.enabled {
-                    line += " [" + steps.map { "\($0.minute)m→\(TemplateValueFormat.percent($0.percent))%" }.joined(separator: " ") + "]"
+                if let schedule = schedules[function.logicalId], dp.enabled {
+                    line += " [" + schedule.points.map { "\($0.minute)m→\(TemplateValueFormat.percent($0.percent))%" }.joined(separator: " ") + "]"
                 }
                 if let pre = dp.preTrafficHook { line += ", PreTraffic \(pre)" }
                 if let post = dp.postTrafficHook { line += ", PostTraffic \(post)" }
