@@ -68,6 +68,7 @@ final class EnvironmentBroker: Sendable {
         /// Bytes after the last newline the process printed.
         var partialLine: [UInt8] = []
         var peakKilobytes = 0
+        var finishing: Finishing?
         var exitStatus: ExitStatus?
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         var idleGeneration = 0
@@ -87,7 +88,8 @@ final class EnvironmentBroker: Sendable {
 
     // MARK: - Life cycle
 
-    /// Records the spawned process and the duplicate of its output pipe's read end used to drain it.
+    /// Records the spawned process and a duplicate of its output pipe's read end (only to ask how
+    /// many bytes are unread: NIO reads the pipe).
     func attach(pid: pid_t, outputFD: Int32) {
         state.withLock {
             $0.pid = pid
@@ -108,18 +110,12 @@ final class EnvironmentBroker: Sendable {
     func processExited(_ status: ExitStatus) {
         loop.execute { [self] in
             finish(.exited(status))
-            let (waiters, fd) = state.withLock { state -> ([CheckedContinuation<Void, Never>], Int32) in
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.exitStatus = status
                 state.phase = .terminated
-                let waiters = state.exitWaiters
-                state.exitWaiters = []
-                let fd = state.outputFD
-                state.outputFD = -1
-                return (waiters, fd)
+                defer { state.exitWaiters = [] }
+                return state.exitWaiters
             }
-            drainOutput(fd: fd)
-            flushPartialLine()
-            if fd >= 0 { close(fd) }
             for waiter in waiters { waiter.resume() }
         }
     }
@@ -322,29 +318,70 @@ final class EnvironmentBroker: Sendable {
 
     // MARK: - Ending an invocation (on the event loop)
 
-    /// Ends the current invocation (if any) with `ending`, writes END/REPORT and resumes the caller.
-    /// Faults discard the environment. Must run on the event loop.
-    func finish(_ ending: InvocationEnding) {
-        let fd = state.withLock { $0.outputFD }
-        drainOutput(fd: fd)
-        let pidNow = state.withLock { $0.pid }
-        let memoryKB = ProcessMemory.treeKilobytes(pid: pidNow)
-        let now = NIODeadline.now()
+    /// An invocation that has been answered (or failed) and waits for the process's output to be read.
+    struct Finishing: Sendable {
+        var current: Current
+        var ending: InvocationEnding
+        var endedAt: NIODeadline
+        var wasInitializing: Bool
+    }
 
-        let finished = state.withLock { state -> (CheckedContinuation<InvocationOutcome, Never>, CompletedInvocation, [LogEvent], discard: Bool)? in
+    /// Ends the current invocation (if any) with `ending`. Faults kill the process at once. The
+    /// result is completed once everything the process printed before it answered has been read,
+    /// so the invocation's log is whole. Must run on the event loop.
+    func finish(_ ending: InvocationEnding) {
+        let now = NIODeadline.now()
+        let (begun, killPid) = state.withLock { state -> (Bool, pid_t) in
             let wasInitializing = state.phase == .initializing
             guard let current = state.current else {
-                // A fault with no event in flight (an idle process died, or init failed first): discard.
-                if case .response = ending {} else { state.phase = .terminated }
-                return nil
+                // A fault with no event in flight (an idle process died, init failed first): discard.
+                if case .response = ending { return (false, 0) }
+                state.phase = .terminated
+                return (false, state.exitStatus == nil ? state.pid : 0)
             }
             current.timeoutTask?.cancel()
             state.current = nil
             state.lastFinishedRequestId = current.request.requestId
+            state.finishing = Finishing(current: current, ending: ending, endedAt: now, wasInitializing: wasInitializing)
+            if ending.isFault || wasInitializing {
+                state.phase = .terminated
+                return (true, state.exitStatus == nil ? state.pid : 0)
+            }
+            return (true, 0)
+        }
+        discard(pid: killPid)
+        if begun { completeWhenOutputRead(attempt: 0) }
+    }
+
+    /// Waits (a loop turn at a time) until the output pipe holds no unread bytes, then completes.
+    private func completeWhenOutputRead(attempt: Int) {
+        let fd = state.withLock { $0.outputFD }
+        if fd >= 0, attempt < 200, Self.unreadBytes(fd) > 0 {
+            loop.execute { [self] in completeWhenOutputRead(attempt: attempt + 1) }
+            return
+        }
+        complete()
+    }
+
+    private static func unreadBytes(_ fd: Int32) -> Int32 {
+        var count: Int32 = 0
+        return ioctl(fd, UInt(FIONREAD), &count) == 0 ? count : 0
+    }
+
+    /// Writes END/REPORT, builds the result and resumes the caller.
+    private func complete() {
+        let pidNow = state.withLock { $0.pid }
+        let memoryKB = ProcessMemory.treeKilobytes(pid: pidNow)
+
+        let finished = state.withLock { state -> (CheckedContinuation<InvocationOutcome, Never>, CompletedInvocation, [LogEvent], discard: Bool)? in
+            guard let finishing = state.finishing else { return nil }
+            state.finishing = nil
+            let current = finishing.current
+            let wasInitializing = finishing.wasInitializing
             if let memoryKB { state.peakKilobytes = max(state.peakKilobytes, memoryKB) }
             let requestId = current.request.requestId
             var events: [LogEvent] = []
-            var result = Self.describe(ending, requestId: requestId, wasInitializing: wasInitializing, identity: identity, state: state)
+            var result = Self.describe(finishing.ending, requestId: requestId, wasInitializing: wasInitializing, identity: identity, state: state)
             let overMemory = state.peakKilobytes > identity.memorySizeMB * 1024
             if overMemory, result.errorType == nil {
                 result = Self.describe(.outOfMemory, requestId: requestId, wasInitializing: false, identity: identity, state: state)
@@ -356,14 +393,15 @@ final class EnvironmentBroker: Sendable {
             }
             flushPartialLine(state: &state, into: &events)
             for line in result.logLines { events += appendLine(line, to: &state) }
-            let duration = current.deliveredAt.map { Duration.nanoseconds(Int64((now - $0).nanoseconds)) } ?? .zero
-            let initDuration = state.pendingInitDuration ?? (wasInitializing ? .nanoseconds(Int64((now - state.spawnedAt).nanoseconds)) : nil)
+            let duration = current.deliveredAt.map { Duration.nanoseconds(Int64((finishing.endedAt - $0).nanoseconds)) } ?? .zero
+            let initDuration = state.pendingInitDuration
+                ?? (wasInitializing ? .nanoseconds(Int64((finishing.endedAt - state.spawnedAt).nanoseconds)) : nil)
             state.pendingInitDuration = nil
             let maxMemoryMB = max(1, (state.peakKilobytes + 1023) / 1024)
             events += appendLine("END RequestId: \(requestId)", to: &state)
             var report = "REPORT RequestId: \(requestId)\tDuration: \(Self.milliseconds(duration)) ms\tBilled Duration: \(Self.billedMilliseconds(duration)) ms\tMemory Size: \(identity.memorySizeMB) MB\tMax Memory Used: \(maxMemoryMB) MB"
             if let initDuration { report += "\tInit Duration: \(Self.milliseconds(initDuration)) ms" }
-            if result.errorType != nil, discard { report += "\tStatus: error\tError Type: \(result.errorType!)" }
+            if discard, let type = result.errorType { report += "\tStatus: error\tError Type: \(type)" }
             events += appendLine(report, to: &state)
             let completed = CompletedInvocation(
                 payload: result.payload, functionError: result.errorType == nil ? nil : "Unhandled", errorType: result.errorType,
@@ -376,18 +414,10 @@ final class EnvironmentBroker: Sendable {
             }
             return (current.continuation, completed, events, discard)
         }
-        guard let (continuation, completed, events, discard) = finished else {
-            if case .exited = ending {} else { discardIfTerminated() }
-            return
-        }
+        guard let (continuation, completed, events, discard) = finished else { return }
         emit(events)
-        if discard { self.discard(pid: pidNow) } else { scheduleIdleTimeout() }
+        if discard { self.discard(pid: state.withLock { $0.exitStatus == nil ? $0.pid : 0 }) } else { scheduleIdleTimeout() }
         continuation.resume(returning: .completed(completed))
-    }
-
-    private func discardIfTerminated() {
-        let pid = state.withLock { $0.phase == .terminated && $0.exitStatus == nil ? $0.pid : 0 }
-        discard(pid: pid)
     }
 
     private func scheduleIdleTimeout() {
@@ -499,19 +529,14 @@ final class EnvironmentBroker: Sendable {
         emit(events)
     }
 
-    /// Reads whatever the pipe holds right now (the runtime wrote it before it answered).
-    private func drainOutput(fd: Int32) {
-        guard fd >= 0 else { return }
-        var scratch = ByteBuffer()
-        while true {
-            scratch.clear(minimumCapacity: 65536)
-            let n = scratch.writeWithUnsafeMutableBytes(minimumWritableBytes: 65536) { ptr in
-                let n = read(fd, ptr.baseAddress, ptr.count)
-                return n > 0 ? n : 0
-            }
-            if n == 0 { break }
-            output(scratch.readableBytesView)
+    /// The output pipe reached its end (or could not be watched): no more output will come.
+    func outputClosed() {
+        let fd = state.withLock { state -> Int32 in
+            defer { state.outputFD = -1 }
+            return state.outputFD
         }
+        if fd >= 0 { close(fd) }
+        flushPartialLine()
     }
 
     private func flushPartialLine() {
@@ -572,5 +597,15 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (s, atto) = duration.components
         self = .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+    }
+}
+
+extension InvocationEnding {
+    /// Whether the environment must be discarded after this ending.
+    var isFault: Bool {
+        switch self {
+        case .response, .functionError, .responseTooLarge: false
+        case .timedOut, .initError, .initTimedOut, .exited, .outOfMemory: true
+        }
     }
 }

@@ -99,7 +99,10 @@ final class ExecutionEnvironment: Sendable {
             }
             .takingOwnershipOfDescriptor(input: fds[0])
             .get()
-        if pipe == nil { close(fds[0]) }
+        if pipe == nil {
+            close(fds[0])
+            broker.outputClosed()
+        }
 
         let sampler = loop.scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
             broker.sampleMemory()
@@ -144,6 +147,11 @@ private final class ProcessOutputHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         broker.output(unwrapInboundIn(data).readableBytesView)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        broker.outputClosed()
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
