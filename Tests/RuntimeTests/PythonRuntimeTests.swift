@@ -44,3 +44,84 @@ import Testing
         }
     }
 }
+
+extension PythonRuntimeTests {
+    @Test func warmEnvironmentIsReusedAndKeepsModuleState() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": """
+            count = 0
+            def handler(event, context):
+                global count
+                count += 1
+                return count
+            """])
+        let config = FunctionConfiguration(functionName: "counter", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let first = try await runtime.invoke(config, payload: bytes("{}"))
+            let second = try await runtime.invoke(config, payload: bytes("{}"))
+            let third = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect([first.text, second.text, third.text] == ["1", "2", "3"])
+            #expect(first.isColdStart && !second.isColdStart && !third.isColdStart)
+            #expect(second.environmentId == first.environmentId && third.environmentId == first.environmentId)
+            #expect(!second.log.contains("Init Duration"))
+        }
+    }
+
+    @Test func versionsGetTheirOwnEnvironments() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "def handler(e, c):\n    return c.function_version\n"])
+        let v1 = FunctionConfiguration(functionName: "versioned", version: "1", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
+        var v2 = v1
+        v2.version = "2"
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let a = try await runtime.invoke(v1, payload: bytes("{}"))
+            let b = try await runtime.invoke(v2, payload: bytes("{}"))
+            #expect(a.text == "\"1\"" && b.text == "\"2\"")
+            #expect(a.environmentId != b.environmentId)
+            #expect(b.log.contains("START RequestId: \(b.requestId) Version: 2"))
+        }
+    }
+
+    @Test func handlerExceptionBecomesUnhandledError() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["pkg/mod.py": "def handler(e, c):\n    raise ValueError('bad input')\n"])
+        let config = FunctionConfiguration(functionName: "raiser", runtime: "python3.11", handler: "pkg/mod.handler", codeDirectory: code)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let result = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(result.functionError == "Unhandled")
+            #expect(result.errorType == "ValueError")
+            #expect(result.json["errorMessage"] as? String == "bad input")
+            #expect((result.json["stackTrace"] as? [String])?.isEmpty == false)
+            #expect(result.log.contains("[ERROR] ValueError: bad input"))
+            // The environment survives a handled exception.
+            let again = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(again.environmentId == result.environmentId)
+        }
+    }
+
+    @Test func layersAreMergedInOrder() async throws {
+        let fixtures = try FixtureFolder()
+        let first = try fixtures.write("layer1", ["python/helper.py": "WHO = 'first'\n", "python/only_first.py": "X = 1\n"])
+        let second = try fixtures.write("layer2", ["python/helper.py": "WHO = 'second'\n"])
+        let code = try fixtures.write("fn", ["app.py": "import helper, only_first\ndef handler(e, c):\n    return [helper.WHO, only_first.X]\n"])
+        let config = FunctionConfiguration(functionName: "layered", runtime: "python3.11", handler: "app.handler", codeDirectory: code, layers: [first, second])
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let result = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(result.text == #"["second", 1]"#, "\(result.log)")
+        }
+    }
+
+    @Test func interpreterVersionMismatchIsAWarning() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "def handler(e, c):\n    return 1\n"])
+        let config = FunctionConfiguration(functionName: "old", runtime: "python3.7", handler: "app.handler", codeDirectory: code)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let warnings = try await runtime.prepare(config)
+            #expect(warnings.count == 1)
+            #expect(warnings.first?.contains("python3.7") == true)
+            let result = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(result.text == "1")
+            #expect(result.warnings == warnings)
+        }
+    }
+}
