@@ -71,7 +71,15 @@ enum ProcessSpawner {
         let argv = CStringArray([executable] + arguments)
         let envp = CStringArray(environment.map { "\($0.key)=\($0.value)" })
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
+        var rc = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
+        // ETXTBSY: a file just written is still open for writing in a child some other thread forked
+        // and has not exec'd yet. It passes within microseconds.
+        var attempts = 0
+        while rc == ETXTBSY && attempts < 50 {
+            attempts += 1
+            usleep(2000)
+            rc = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
+        }
         argv.free()
         envp.free()
         guard rc == 0 else { throw SystemCallError(call: "posix_spawn \(executable)", errno: rc) }
