@@ -174,6 +174,20 @@ public actor LocalRuntime {
         try? FileManager.default.removeItem(atPath: workDirectory)
     }
 
+    /// Ends the idle environments of one function (all versions, or one), e.g. after its code changed.
+    /// Busy ones end after their current invocation.
+    public func shutdownEnvironments(of functionName: String, version: String? = nil) async {
+        var ending: [ExecutionEnvironment] = []
+        for (key, list) in environments where key.functionName == functionName && (version == nil || key.version == version) {
+            ending += list.filter { !busy.contains($0.id) }
+            environments[key] = list.filter { busy.contains($0.id) }
+            plans[key] = nil
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for environment in ending { group.addTask { await environment.shutdown() } }
+        }
+    }
+
     // MARK: - Environments
 
     private func acquireEnvironment(for config: FunctionConfiguration) async throws -> (ExecutionEnvironment, [String]) {

@@ -72,6 +72,8 @@ final class EnvironmentBroker: Sendable {
         var exitStatus: ExitStatus?
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         var idleGeneration = 0
+        var idleSince: NIODeadline = .now()
+        var idleTimerArmed = false
         var outputFD: Int32 = -1
     }
 
@@ -420,13 +422,40 @@ final class EnvironmentBroker: Sendable {
         continuation.resume(returning: .completed(completed))
     }
 
+    /// Arms the idle timer if it is not armed. One timer per environment, re-armed when it fires
+    /// early, so a busy environment does not schedule a task per invocation.
     private func scheduleIdleTimeout() {
-        let generation = state.withLock { $0.idleGeneration }
-        loop.scheduleTask(in: TimeAmount(identity.idleTimeout)) { [self] in
-            let idle = state.withLock { $0.idleGeneration == generation && $0.current == nil && $0.phase == .ready }
-            if idle { terminate() }
+        let now = NIODeadline.now()
+        let arm = state.withLock { state -> Bool in
+            state.idleSince = now
+            guard !state.idleTimerArmed else { return false }
+            state.idleTimerArmed = true
+            return true
+        }
+        if arm { armIdleTimer(at: now + TimeAmount(identity.idleTimeout)) }
+    }
+
+    private func armIdleTimer(at deadline: NIODeadline) {
+        loop.scheduleTask(deadline: deadline) { [self] in
+            let now = NIODeadline.now()
+            enum Next { case expire, rearm(NIODeadline), stop }
+            let next = state.withLock { state -> Next in
+                guard state.phase == .ready else { state.idleTimerArmed = false; return .stop }
+                if state.current == nil, state.finishing == nil, now - state.idleSince >= TimeAmount(identity.idleTimeout) {
+                    state.idleTimerArmed = false
+                    return .expire
+                }
+                let from = state.current == nil ? state.idleSince : now
+                return .rearm(from + TimeAmount(identity.idleTimeout))
+            }
+            switch next {
+            case .expire: terminate()
+            case .rearm(let deadline): armIdleTimer(at: deadline)
+            case .stop: break
+            }
         }
     }
+
 
     /// What the caller gets for each ending, in Lambda's words.
     private struct Described {
