@@ -1,0 +1,343 @@
+/// The Runtime API clients shift ships for `python3.x` and `nodejs*`, embedded as source text and
+/// written once to the cache folder at run time (no SwiftPM resources).
+enum BundledBootstraps {
+    /// Raw-socket HTTP/1.1 keep-alive client: ~160 µs a request cheaper than `http.client`.
+    static let python = #"""
+# shift's Python bootstrap: a Lambda Runtime API client on the standard library only.
+import os, sys, socket, json, time
+
+_api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+_host, _, _port = _api.rpartition(":")
+_head_extra = "Host: " + _api + "\r\n"
+_sock = None
+_rfile = None
+
+
+def _connect():
+    global _sock, _rfile
+    _sock = socket.create_connection((_host, int(_port)))
+    _sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    _rfile = _sock.makefile("rb")
+
+
+def _request(method, path, body=b"", headers=""):
+    global _sock
+    for attempt in (0, 1):
+        if _sock is None:
+            _connect()
+        try:
+            head = "%s /2018-06-01/runtime/%s HTTP/1.1\r\n%sContent-Length: %d\r\n%s\r\n" % (
+                method, path, _head_extra, len(body), headers)
+            if body:
+                _sock.sendall(head.encode("latin-1") + body)
+            else:
+                _sock.sendall(head.encode("latin-1"))
+            status_line = _rfile.readline()
+            if not status_line:
+                raise ConnectionError("Runtime API closed the connection")
+            status = int(status_line.split(b" ", 2)[1])
+            hdrs = {}
+            length = 0
+            while True:
+                line = _rfile.readline()
+                if line == b"\r\n" or line == b"\n" or not line:
+                    break
+                k, _, v = line.decode("latin-1").partition(":")
+                k = k.strip().lower()
+                v = v.strip()
+                hdrs[k] = v
+                if k == "content-length":
+                    length = int(v)
+            data = _rfile.read(length) if length else b""
+            if hdrs.get("connection", "").lower() == "close":
+                _sock.close()
+                _sock = None
+            return status, hdrs, data
+        except (ConnectionError, OSError):
+            _sock = None
+            if attempt:
+                raise
+
+
+class LambdaContext(object):
+    def __init__(self, request_id, deadline_ms, arn, client_context, identity):
+        self.aws_request_id = request_id
+        self._deadline_ms = deadline_ms
+        self.invoked_function_arn = arn
+        self.client_context = client_context
+        self.identity = identity
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
+    def get_remaining_time_in_millis(self):
+        return max(int(self._deadline_ms - time.time() * 1000), 0)
+
+
+def _error_document(exc, tb):
+    import traceback
+    return {
+        "errorMessage": str(exc),
+        "errorType": type(exc).__name__,
+        "stackTrace": traceback.format_list(traceback.extract_tb(tb)) if tb is not None else [],
+    }
+
+
+def _log_error(doc):
+    sys.stdout.write("[ERROR] %s: %s\n%s" % (doc["errorType"], doc["errorMessage"],
+                                              "".join(["Traceback (most recent call last):\n"] + doc["stackTrace"]) if doc["stackTrace"] else ""))
+    sys.stdout.flush()
+
+
+def _init_error(doc):
+    _log_error(doc)
+    _request("POST", "init/error", json.dumps(doc).encode(), "Lambda-Runtime-Function-Error-Type: %s\r\n" % doc["errorType"])
+    sys.exit(1)
+
+
+def _load_handler():
+    handler = os.environ.get("_HANDLER", "")
+    modname, _, fname = handler.rpartition(".")
+    if not modname or not fname:
+        _init_error({"errorMessage": "Bad handler '%s': not enough values to unpack (expected 2, got 1)" % handler,
+                     "errorType": "Runtime.MalformedHandlerName", "stackTrace": []})
+    modname = modname.replace("/", ".")
+    try:
+        import importlib
+        module = importlib.import_module(modname)
+    except ImportError as exc:
+        _init_error({"errorMessage": "Unable to import module '%s': %s" % (modname, exc),
+                     "errorType": "Runtime.ImportModuleError", "stackTrace": []})
+    except SyntaxError as exc:
+        _init_error({"errorMessage": "Syntax error in module '%s': %s" % (modname, exc),
+                     "errorType": "Runtime.UserCodeSyntaxError", "stackTrace": []})
+    except Exception as exc:
+        _init_error(_error_document(exc, sys.exc_info()[2]))
+    fn = getattr(module, fname, None)
+    if fn is None:
+        _init_error({"errorMessage": "Handler '%s' missing on module '%s'" % (fname, modname),
+                     "errorType": "Runtime.HandlerNotFound", "stackTrace": []})
+    return fn
+
+
+def main():
+    task_root = os.environ.get("LAMBDA_TASK_ROOT")
+    if task_root and task_root not in sys.path:
+        sys.path.insert(0, task_root)
+    handler = _load_handler()
+    dumps = json.dumps
+    loads = json.loads
+    while True:
+        status, hdrs, body = _request("GET", "invocation/next")
+        if status != 200:
+            raise SystemExit("next failed with status %d: %r" % (status, body))
+        request_id = hdrs.get("lambda-runtime-aws-request-id")
+        trace = hdrs.get("lambda-runtime-trace-id")
+        if trace:
+            os.environ["_X_AMZN_TRACE_ID"] = trace
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        cc = hdrs.get("lambda-runtime-client-context")
+        ci = hdrs.get("lambda-runtime-cognito-identity")
+        context = LambdaContext(request_id, int(hdrs.get("lambda-runtime-deadline-ms", "0")),
+                                hdrs.get("lambda-runtime-invoked-function-arn"),
+                                loads(cc) if cc else None, loads(ci) if ci else None)
+        try:
+            event = loads(body) if body else None
+            result = dumps(handler(event, context)).encode()
+        except Exception as exc:
+            doc = _error_document(exc, sys.exc_info()[2])
+            _log_error(doc)
+            _request("POST", "invocation/%s/error" % request_id, dumps(doc).encode(),
+                     "Lambda-Runtime-Function-Error-Type: Unhandled\r\n")
+            continue
+        _request("POST", "invocation/%s/response" % request_id, result)
+
+
+main()
+"""#
+
+    /// `http` with a keep-alive agent; async, callback and `context.succeed` style handlers.
+    static let node = #"""
+// shift's Node.js bootstrap: a Lambda Runtime API client on the standard library only.
+"use strict";
+const http = require("http");
+const path = require("path");
+const util = require("util");
+const url = require("url");
+
+const api = process.env.AWS_LAMBDA_RUNTIME_API;
+const [host, port] = [api.slice(0, api.lastIndexOf(":")), Number(api.slice(api.lastIndexOf(":") + 1))];
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const base = "/2018-06-01/runtime/";
+
+function request(method, p, body, headers) {
+  return new Promise((resolve, reject) => {
+    const h = headers || {};
+    if (body !== undefined) h["Content-Length"] = Buffer.byteLength(body);
+    const req = http.request({ host, port, method, path: base + p, agent, headers: h }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+let currentRequestId = "";
+function patchConsole() {
+  const write = (level) => (...args) => {
+    process.stdout.write(`${new Date().toISOString()}\t${currentRequestId}\t${level}\t${util.format(...args).replace(/\n/g, "\r")}\n`);
+  };
+  console.log = console.info = write("INFO");
+  console.warn = write("WARN");
+  console.error = write("ERROR");
+  console.debug = write("DEBUG");
+  console.trace = write("TRACE");
+}
+
+function errorDocument(err) {
+  if (err instanceof Error) {
+    return {
+      errorType: err.name || "Error",
+      errorMessage: err.message,
+      stackTrace: (err.stack || "").split("\n").slice(1).map((l) => l.trim()),
+    };
+  }
+  return { errorType: typeof err === "string" ? "string" : typeof err, errorMessage: String(err), stackTrace: [] };
+}
+
+async function initError(doc) {
+  console.error(`${doc.errorType}: ${doc.errorMessage}`);
+  await request("POST", "init/error", JSON.stringify(doc), { "Lambda-Runtime-Function-Error-Type": doc.errorType });
+  process.exit(1);
+}
+
+async function loadHandler() {
+  const handlerString = process.env._HANDLER || "";
+  const root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  const dot = handlerString.lastIndexOf(".");
+  if (dot <= 0) {
+    return initError({ errorType: "Runtime.MalformedHandlerName", errorMessage: `Bad handler ${handlerString}`, stackTrace: [] });
+  }
+  const modulePath = path.resolve(root, handlerString.slice(0, dot));
+  const fnPath = handlerString.slice(dot + 1).split(".");
+  let mod;
+  try {
+    const fs = require("fs");
+    let file = null;
+    for (const ext of [".js", ".mjs", ".cjs", ""]) {
+      if (fs.existsSync(modulePath + ext) && fs.statSync(modulePath + ext).isFile()) { file = modulePath + ext; break; }
+    }
+    if (file === null) {
+      const err = new Error(`Cannot find module '${handlerString.slice(0, dot)}'`);
+      err.code = "MODULE_NOT_FOUND";
+      throw err;
+    }
+    if (file.endsWith(".mjs")) {
+      mod = await import(url.pathToFileURL(file).href);
+    } else {
+      try {
+        mod = require(file);
+      } catch (err) {
+        if (err && err.code === "ERR_REQUIRE_ESM") mod = await import(url.pathToFileURL(file).href);
+        else throw err;
+      }
+    }
+  } catch (err) {
+    if (err && err.code === "MODULE_NOT_FOUND") {
+      return initError({ errorType: "Runtime.ImportModuleError", errorMessage: `Error: ${err.message}`, stackTrace: [] });
+    }
+    if (err instanceof SyntaxError) {
+      return initError({ errorType: "Runtime.UserCodeSyntaxError", errorMessage: `${err.name}: ${err.message}`, stackTrace: [] });
+    }
+    return initError(errorDocument(err));
+  }
+  let fn = mod;
+  for (const part of fnPath) fn = fn == null ? undefined : fn[part];
+  if (typeof fn !== "function" && mod && mod.default) {
+    fn = mod.default;
+    for (const part of fnPath) fn = fn == null ? undefined : fn[part];
+  }
+  if (typeof fn !== "function") {
+    return initError({ errorType: "Runtime.HandlerNotFound", errorMessage: `${handlerString} is undefined or not exported`, stackTrace: [] });
+  }
+  return fn;
+}
+
+function makeContext(headers) {
+  const deadline = Number(headers["lambda-runtime-deadline-ms"] || 0);
+  const env = process.env;
+  const cc = headers["lambda-runtime-client-context"];
+  const ci = headers["lambda-runtime-cognito-identity"];
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    awsRequestId: headers["lambda-runtime-aws-request-id"],
+    invokedFunctionArn: headers["lambda-runtime-invoked-function-arn"],
+    clientContext: cc ? JSON.parse(cc) : undefined,
+    identity: ci ? JSON.parse(ci) : undefined,
+    getRemainingTimeInMillis: () => Math.max(deadline - Date.now(), 0),
+  };
+}
+
+function runHandler(fn, event, context) {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err, value) => {
+      if (settled) return;
+      settled = true;
+      if (err !== undefined && err !== null) reject(err); else resolve(value);
+    };
+    context.done = done;
+    context.succeed = (v) => done(null, v);
+    context.fail = (e) => done(e || "handled");
+    try {
+      const result = fn(event, context, done);
+      if (result && typeof result.then === "function") result.then((v) => done(null, v), (e) => done(e === undefined || e === null ? new Error(String(e)) : e));
+      else if (fn.length < 3) done(null, result);
+    } catch (err) {
+      done(err);
+    }
+  });
+}
+
+async function main() {
+  patchConsole();
+  const fn = await loadHandler();
+  for (;;) {
+    const next = await request("GET", "invocation/next");
+    if (next.status !== 200) throw new Error(`next failed with status ${next.status}`);
+    const h = next.headers;
+    const id = h["lambda-runtime-aws-request-id"];
+    currentRequestId = id;
+    if (h["lambda-runtime-trace-id"]) process.env._X_AMZN_TRACE_ID = h["lambda-runtime-trace-id"];
+    else delete process.env._X_AMZN_TRACE_ID;
+    const context = makeContext(h);
+    try {
+      const event = next.body.length ? JSON.parse(next.body) : null;
+      const value = await runHandler(fn, event, context);
+      const body = JSON.stringify(value === undefined ? null : value);
+      await request("POST", `invocation/${id}/response`, body);
+    } catch (err) {
+      const doc = errorDocument(err);
+      console.error(`Invoke Error \t${JSON.stringify(doc)}`);
+      await request("POST", `invocation/${id}/error`, JSON.stringify(doc), { "Lambda-Runtime-Function-Error-Type": "Unhandled" });
+    }
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`bootstrap failure: ${err && err.stack || err}\n`);
+  process.exit(1);
+});
+"""#
+}

@@ -1,0 +1,640 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Foundation
+import NIOCore
+import Synchronization
+
+/// The meeting point of one execution environment: callers hand it events, the environment's
+/// Runtime API connections take them (`next`) and answer them (`response` / `error`).
+///
+/// All state sits behind one `Mutex`; continuations are resumed and channels written outside it.
+/// Every ending of an invocation runs on the environment's event loop, after draining the
+/// process's output pipe, so the log of an invocation holds everything printed before it answered.
+final class EnvironmentBroker: Sendable {
+    /// Fixed facts about the environment.
+    struct Identity: Sendable {
+        var environmentId: String
+        var functionName: String
+        var version: String
+        var logGroupName: String
+        var logStreamName: String
+        var memorySizeMB: Int
+        var timeout: Duration
+        var initTimeout: Duration
+        var idleTimeout: Duration
+        var shutdownGrace: Duration
+    }
+
+    /// Where an environment is in its life.
+    enum Phase: Sendable, Equatable {
+        /// The process was spawned and has not called `next` yet. Next: `ready` (first `next`) or `terminated`.
+        case initializing
+        /// The runtime has initialized; it serves events one at a time. Next: `terminated`.
+        case ready
+        /// The environment is discarded (fault, idle timeout, shutdown); its process is being or has been
+        /// killed. It takes no more events. Terminal.
+        case terminated
+    }
+
+    /// A `GET next` waiting for an event.
+    struct ParkedNext: Sendable {
+        var channel: any Channel
+        var keepAlive: Bool
+    }
+
+    /// The event being served.
+    struct Current: Sendable {
+        var request: InvocationRequest
+        var continuation: CheckedContinuation<InvocationOutcome, Never>
+        /// When the event was handed to the runtime; nil while it waits for a `next`.
+        var deliveredAt: NIODeadline?
+        var timeoutTask: Scheduled<Void>?
+    }
+
+    struct State: Sendable {
+        var phase: Phase = .initializing
+        var pid: pid_t = 0
+        var spawnedAt: NIODeadline = .now()
+        /// Set by the first `next`, reported with the first invocation.
+        var pendingInitDuration: Duration?
+        var current: Current?
+        var parked: ParkedNext?
+        var lastFinishedRequestId: String?
+        /// The log of the invocation being served (init output first, on a cold start).
+        var log = ""
+        /// Bytes after the last newline the process printed.
+        var partialLine: [UInt8] = []
+        var peakKilobytes = 0
+        var finishing: Finishing?
+        var exitStatus: ExitStatus?
+        var exitWaiters: [CheckedContinuation<Void, Never>] = []
+        var idleGeneration = 0
+        var idleSince: NIODeadline = .now()
+        var idleTimerArmed = false
+        var outputFD: Int32 = -1
+    }
+
+    let identity: Identity
+    let loop: any EventLoop
+    private let logSink: (@Sendable (LogEvent) -> Void)?
+    private let state = Mutex(State())
+
+    init(identity: Identity, loop: any EventLoop, logSink: (@Sendable (LogEvent) -> Void)?) {
+        self.identity = identity
+        self.loop = loop
+        self.logSink = logSink
+    }
+
+    // MARK: - Life cycle
+
+    /// Records the spawned process and a duplicate of its output pipe's read end (only to ask how
+    /// many bytes are unread: NIO reads the pipe).
+    func attach(pid: pid_t, outputFD: Int32) {
+        state.withLock {
+            $0.pid = pid
+            $0.outputFD = outputFD
+            $0.spawnedAt = .now()
+        }
+        loop.scheduleTask(in: TimeAmount(identity.initTimeout)) { [self] in
+            let stillInitializing = state.withLock { $0.phase == .initializing }
+            if stillInitializing { finish(.initTimedOut) }
+        }
+    }
+
+    var phase: Phase { state.withLock { $0.phase } }
+    var pid: pid_t { state.withLock { $0.pid } }
+    var isAvailable: Bool { state.withLock { $0.phase != .terminated } }
+
+    /// Called from the waiter thread when the process has exited and been reaped.
+    func processExited(_ status: ExitStatus) {
+        loop.execute { [self] in
+            finish(.exited(status))
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.exitStatus = status
+                state.phase = .terminated
+                defer { state.exitWaiters = [] }
+                return state.exitWaiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Waits until the process has exited and been reaped.
+    func waitForExit() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { state -> Bool in
+                if state.exitStatus != nil { return true }
+                state.exitWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Stops taking events and asks the process group to end: SIGTERM, then SIGKILL after the grace period.
+    func terminate() {
+        let pid = state.withLock { state -> pid_t in
+            if state.phase != .terminated { state.phase = .terminated }
+            return state.exitStatus == nil ? state.pid : 0
+        }
+        guard pid > 0 else { return }
+        kill(-pid, SIGTERM)
+        loop.scheduleTask(in: TimeAmount(identity.shutdownGrace)) { [self] in
+            let stillRunning = state.withLock { $0.exitStatus == nil }
+            if stillRunning { kill(-pid, SIGKILL) }
+        }
+    }
+
+    /// Kills the process group at once (faults: timeout, out of memory, init failure).
+    private func discard(pid: pid_t) {
+        if pid > 0 { kill(-pid, SIGKILL) }
+    }
+
+    // MARK: - Caller side
+
+    /// Hands an event to the environment and waits until it has been dealt with.
+    func invoke(_ request: InvocationRequest) async -> InvocationOutcome {
+        await withCheckedContinuation { (continuation: CheckedContinuation<InvocationOutcome, Never>) in
+            let delivery = state.withLock { state -> ParkedNext?? in
+                guard state.phase != .terminated else { return .none }
+                precondition(state.current == nil, "an environment serves one event at a time")
+                state.idleGeneration &+= 1
+                state.current = Current(request: request, continuation: continuation)
+                guard state.phase == .ready, let parked = state.parked else { return .some(nil) }
+                state.parked = nil
+                return .some(parked)
+            }
+            switch delivery {
+            case .none:
+                continuation.resume(returning: .unavailable)
+            case .some(nil):
+                break  // delivered when the runtime calls `next`
+            case .some(let parked?):
+                deliver(to: parked)
+            }
+        }
+    }
+
+    /// Sends the current event to a waiting `next` and starts the clock.
+    private func deliver(to parked: ParkedNext) {
+        let now = NIODeadline.now()
+        let wallMs = Self.epochMilliseconds()
+        let deadlineMs = wallMs + Int64(identity.timeout.components.seconds * 1000)
+        let prepared = state.withLock { state -> (InvocationRequest, [LogEvent])? in
+            guard var current = state.current, current.deliveredAt == nil else { return nil }
+            current.deliveredAt = now
+            state.current = current
+            let line = "START RequestId: \(current.request.requestId) Version: \(identity.version)"
+            return (current.request, appendLine(line, to: &state))
+        }
+        guard let (request, events) = prepared else { return }
+        emit(events)
+        var buffer = parked.channel.allocator.buffer(capacity: 512 + request.payload.count)
+        buffer.writeString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: ")
+        buffer.writeString(request.requestId)
+        buffer.writeString("\r\nLambda-Runtime-Deadline-Ms: \(deadlineMs)\r\nLambda-Runtime-Invoked-Function-Arn: ")
+        buffer.writeString(request.invokedFunctionArn)
+        buffer.writeString("\r\nLambda-Runtime-Trace-Id: ")
+        buffer.writeString(request.traceId)
+        if let clientContext = request.clientContext {
+            buffer.writeString("\r\nLambda-Runtime-Client-Context: ")
+            buffer.writeString(clientContext)
+        }
+        if let cognito = request.cognitoIdentity {
+            buffer.writeString("\r\nLambda-Runtime-Cognito-Identity: ")
+            buffer.writeString(cognito)
+        }
+        buffer.writeString("\r\nContent-Length: \(request.payload.count)\r\n\r\n")
+        buffer.writeBytes(request.payload)
+        let channel = parked.channel
+        if parked.keepAlive {
+            channel.writeAndFlush(buffer, promise: nil)
+        } else {
+            channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+        }
+        let requestId = request.requestId
+        let task = loop.scheduleTask(deadline: now + TimeAmount(identity.timeout)) { [self] in
+            timeoutFired(requestId: requestId)
+        }
+        let stale = state.withLock { state -> Bool in
+            guard state.current?.request.requestId == requestId else { return true }
+            state.current?.timeoutTask = task
+            return false
+        }
+        if stale { task.cancel() }
+    }
+
+    private func timeoutFired(requestId: String) {
+        let matches = state.withLock { $0.current?.request.requestId == requestId && $0.current?.deliveredAt != nil }
+        if matches { finish(.timedOut) }
+    }
+
+    // MARK: - Runtime API side (on the event loop)
+
+    /// A reply for the Runtime API handler to write.
+    enum Reply {
+        case status(code: Int, reason: String, body: String)
+        /// The `next` was parked; the reply comes with an event.
+        case parked
+        static let accepted = Reply.status(code: 202, reason: "Accepted", body: #"{"status":"OK"}"#)
+    }
+
+    /// `GET /runtime/invocation/next`.
+    func next(channel: any Channel, keepAlive: Bool) -> Reply {
+        enum Step { case deliver(ParkedNext), park, reject(String) }
+        let step = state.withLock { state -> Step in
+            switch state.phase {
+            case .terminated:
+                return .reject("the environment is shutting down")
+            case .initializing:
+                state.phase = .ready
+                state.pendingInitDuration = .nanoseconds(Int64((NIODeadline.now() - state.spawnedAt).nanoseconds))
+            case .ready:
+                break
+            }
+            if let current = state.current {
+                if current.deliveredAt != nil {
+                    return .reject("next called while invocation \(current.request.requestId) is in progress")
+                }
+                return .deliver(ParkedNext(channel: channel, keepAlive: keepAlive))
+            }
+            if state.parked != nil { return .reject("another next is already waiting") }
+            state.parked = ParkedNext(channel: channel, keepAlive: keepAlive)
+            return .park
+        }
+        switch step {
+        case .deliver(let parked):
+            deliver(to: parked)
+            return .parked
+        case .park:
+            return .parked
+        case .reject(let why):
+            return Self.invalidStateTransition(why)
+        }
+    }
+
+    /// The connection of a parked `next` closed.
+    func connectionClosed(_ channel: any Channel) {
+        state.withLock { state in
+            if let parked = state.parked, parked.channel === channel { state.parked = nil }
+        }
+    }
+
+    /// `POST /runtime/invocation/{id}/response` and `…/error`.
+    func answer(requestId: String, ending: InvocationEnding) -> Reply {
+        let check = state.withLock { state -> Reply? in
+            if let current = state.current, current.request.requestId == requestId, current.deliveredAt != nil { return nil }
+            if state.lastFinishedRequestId == requestId || state.current?.request.requestId == requestId {
+                return Self.invalidStateTransition("invocation \(requestId) is not in progress")
+            }
+            return .status(
+                code: 400, reason: "Bad Request",
+                body: String(decoding: JSON.errorDocument(message: "Invalid request ID: \(requestId)", type: "InvalidRequestID"), as: UTF8.self))
+        }
+        if let check { return check }
+        finish(ending)
+        if case .responseTooLarge = ending {
+            return .status(
+                code: 413, reason: "Request Entity Too Large",
+                body: #"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#)
+        }
+        return .accepted
+    }
+
+    /// `POST /runtime/init/error`.
+    func initError(body: [UInt8], errorType: String?) -> Reply {
+        let initializing = state.withLock { $0.phase == .initializing }
+        guard initializing else { return Self.invalidStateTransition("init/error is only allowed before the first next") }
+        finish(.initError(body: body, errorType: errorType))
+        return .accepted
+    }
+
+    private static func invalidStateTransition(_ why: String) -> Reply {
+        .status(
+            code: 403, reason: "Forbidden",
+            body: String(decoding: JSON.errorDocument(message: "State transition is not allowed: \(why)", type: "InvalidStateTransition"), as: UTF8.self))
+    }
+
+    // MARK: - Ending an invocation (on the event loop)
+
+    /// An invocation that has been answered (or failed) and waits for the process's output to be read.
+    struct Finishing: Sendable {
+        var current: Current
+        var ending: InvocationEnding
+        var endedAt: NIODeadline
+        var wasInitializing: Bool
+    }
+
+    /// Ends the current invocation (if any) with `ending`. Faults kill the process at once. The
+    /// result is completed once everything the process printed before it answered has been read,
+    /// so the invocation's log is whole. Must run on the event loop.
+    func finish(_ ending: InvocationEnding) {
+        let now = NIODeadline.now()
+        let (begun, killPid) = state.withLock { state -> (Bool, pid_t) in
+            let wasInitializing = state.phase == .initializing
+            guard let current = state.current else {
+                // A fault with no event in flight (an idle process died, init failed first): discard.
+                if case .response = ending { return (false, 0) }
+                state.phase = .terminated
+                return (false, state.exitStatus == nil ? state.pid : 0)
+            }
+            current.timeoutTask?.cancel()
+            state.current = nil
+            state.lastFinishedRequestId = current.request.requestId
+            state.finishing = Finishing(current: current, ending: ending, endedAt: now, wasInitializing: wasInitializing)
+            if ending.isFault || wasInitializing {
+                state.phase = .terminated
+                return (true, state.exitStatus == nil ? state.pid : 0)
+            }
+            return (true, 0)
+        }
+        discard(pid: killPid)
+        if begun { completeWhenOutputRead(attempt: 0) }
+    }
+
+    /// Waits (a loop turn at a time) until the output pipe holds no unread bytes, then completes.
+    private func completeWhenOutputRead(attempt: Int) {
+        let fd = state.withLock { $0.outputFD }
+        if fd >= 0, attempt < 200, Self.unreadBytes(fd) > 0 {
+            loop.execute { [self] in completeWhenOutputRead(attempt: attempt + 1) }
+            return
+        }
+        complete()
+    }
+
+    private static func unreadBytes(_ fd: Int32) -> Int32 {
+        var count: Int32 = 0
+        return ioctl(fd, UInt(FIONREAD), &count) == 0 ? count : 0
+    }
+
+    /// Writes END/REPORT, builds the result and resumes the caller.
+    private func complete() {
+        let pidNow = state.withLock { $0.pid }
+        let memoryKB = ProcessMemory.treeKilobytes(pid: pidNow)
+
+        let finished = state.withLock { state -> (CheckedContinuation<InvocationOutcome, Never>, CompletedInvocation, [LogEvent], discard: Bool)? in
+            guard let finishing = state.finishing else { return nil }
+            state.finishing = nil
+            let current = finishing.current
+            let wasInitializing = finishing.wasInitializing
+            if let memoryKB { state.peakKilobytes = max(state.peakKilobytes, memoryKB) }
+            let requestId = current.request.requestId
+            var events: [LogEvent] = []
+            var result = Self.describe(finishing.ending, requestId: requestId, wasInitializing: wasInitializing, identity: identity, state: state)
+            let overMemory = state.peakKilobytes > identity.memorySizeMB * 1024
+            if overMemory, result.errorType == nil {
+                result = Self.describe(.outOfMemory, requestId: requestId, wasInitializing: false, identity: identity, state: state)
+            }
+            let discard = result.discard || overMemory
+            if current.deliveredAt == nil {
+                // Never reached the runtime (init failed first): Lambda still frames it.
+                events += appendLine("START RequestId: \(requestId) Version: \(identity.version)", to: &state)
+            }
+            flushPartialLine(state: &state, into: &events)
+            for line in result.logLines { events += appendLine(line, to: &state) }
+            let duration = current.deliveredAt.map { Duration.nanoseconds(Int64((finishing.endedAt - $0).nanoseconds)) } ?? .zero
+            let initDuration = state.pendingInitDuration
+                ?? (wasInitializing ? .nanoseconds(Int64((finishing.endedAt - state.spawnedAt).nanoseconds)) : nil)
+            state.pendingInitDuration = nil
+            let maxMemoryMB = max(1, (state.peakKilobytes + 1023) / 1024)
+            events += appendLine("END RequestId: \(requestId)", to: &state)
+            var report = "REPORT RequestId: \(requestId)\tDuration: \(Self.milliseconds(duration)) ms\tBilled Duration: \(Self.billedMilliseconds(duration)) ms\tMemory Size: \(identity.memorySizeMB) MB\tMax Memory Used: \(maxMemoryMB) MB"
+            if let initDuration { report += "\tInit Duration: \(Self.milliseconds(initDuration)) ms" }
+            if discard, let type = result.errorType { report += "\tStatus: error\tError Type: \(type)" }
+            events += appendLine(report, to: &state)
+            let completed = CompletedInvocation(
+                payload: result.payload, functionError: result.errorType == nil ? nil : "Unhandled", errorType: result.errorType,
+                duration: duration, initDuration: initDuration, maxMemoryUsedMB: maxMemoryMB, log: state.log)
+            state.log = ""
+            if discard {
+                state.phase = .terminated
+            } else if state.phase != .terminated {
+                state.idleGeneration &+= 1
+            }
+            return (current.continuation, completed, events, discard)
+        }
+        guard let (continuation, completed, events, discard) = finished else { return }
+        emit(events)
+        if discard { self.discard(pid: state.withLock { $0.exitStatus == nil ? $0.pid : 0 }) } else { scheduleIdleTimeout() }
+        continuation.resume(returning: .completed(completed))
+    }
+
+    /// Arms the idle timer if it is not armed. One timer per environment, re-armed when it fires
+    /// early, so a busy environment does not schedule a task per invocation.
+    private func scheduleIdleTimeout() {
+        let now = NIODeadline.now()
+        let arm = state.withLock { state -> Bool in
+            state.idleSince = now
+            guard !state.idleTimerArmed else { return false }
+            state.idleTimerArmed = true
+            return true
+        }
+        if arm { armIdleTimer(at: now + TimeAmount(identity.idleTimeout)) }
+    }
+
+    private func armIdleTimer(at deadline: NIODeadline) {
+        loop.scheduleTask(deadline: deadline) { [self] in
+            let now = NIODeadline.now()
+            enum Next { case expire, rearm(NIODeadline), stop }
+            let next = state.withLock { state -> Next in
+                guard state.phase == .ready else { state.idleTimerArmed = false; return .stop }
+                if state.current == nil, state.finishing == nil, now - state.idleSince >= TimeAmount(identity.idleTimeout) {
+                    state.idleTimerArmed = false
+                    return .expire
+                }
+                let from = state.current == nil ? state.idleSince : now
+                return .rearm(from + TimeAmount(identity.idleTimeout))
+            }
+            switch next {
+            case .expire: terminate()
+            case .rearm(let deadline): armIdleTimer(at: deadline)
+            case .stop: break
+            }
+        }
+    }
+
+
+    /// What the caller gets for each ending, in Lambda's words.
+    private struct Described {
+        var payload: [UInt8]
+        var errorType: String?
+        var logLines: [String] = []
+        var discard = false
+    }
+
+    private static func describe(_ ending: InvocationEnding, requestId: String, wasInitializing: Bool, identity: Identity, state: State) -> Described {
+        switch ending {
+        case .response(let body):
+            return Described(payload: body, errorType: nil)
+        case .functionError(let body, let headerType):
+            let type = JSON.errorFields(body).type ?? headerType ?? "Unhandled"
+            return Described(payload: body, errorType: type)
+        case .responseTooLarge(let size):
+            let message = "Response payload size (\(size) bytes) exceeded maximum allowed payload size (6291556 bytes)."
+            return Described(payload: JSON.errorDocument(message: message, type: "Function.ResponseSizeTooLarge"), errorType: "Function.ResponseSizeTooLarge")
+        case .timedOut:
+            let seconds = String(format: "%.2f", Double(identity.timeout.components.seconds))
+            return Described(
+                payload: JSON.errorDocument(message: "RequestId: \(requestId) Error: Task timed out after \(seconds) seconds", type: "Sandbox.Timedout"),
+                errorType: "Sandbox.Timedout",
+                logLines: ["\(isoTimestamp()) \(requestId) Task timed out after \(seconds) seconds"],
+                discard: true)
+        case .initTimedOut:
+            let seconds = String(format: "%.2f", Double(identity.initTimeout.components.seconds))
+            return Described(
+                payload: JSON.errorDocument(message: "RequestId: \(requestId) Error: Task timed out after \(seconds) seconds during init", type: "Sandbox.Timedout"),
+                errorType: "Sandbox.Timedout",
+                logLines: ["\(isoTimestamp()) \(requestId) Task timed out after \(seconds) seconds during init"],
+                discard: true)
+        case .initError(let body, let headerType):
+            let fields = JSON.errorFields(body)
+            let payload = fields.message == nil
+                ? JSON.errorDocument(message: String(decoding: body, as: UTF8.self), type: headerType ?? "Runtime.InitError")
+                : body
+            return Described(
+                payload: payload, errorType: "Runtime.InitError",
+                logLines: ["INIT_REPORT Phase: init\tStatus: error\tError Type: \(fields.type ?? headerType ?? "Runtime.InitError")"],
+                discard: true)
+        case .exited(let status):
+            if wasInitializing {
+                var message = "RequestId: \(requestId) Error: Runtime exited with error: \(status)"
+                if let last = lastOutputLine(state) { message += " (last output: \(last))" }
+                return Described(
+                    payload: JSON.errorDocument(message: message, type: "Runtime.InitError"), errorType: "Runtime.InitError",
+                    logLines: ["INIT_REPORT Phase: init\tStatus: error\tError Type: Runtime.ExitError"], discard: true)
+            }
+            let message = "RequestId: \(requestId) Error: Runtime exited with error: \(status)"
+            return Described(
+                payload: JSON.errorDocument(message: message, type: "Runtime.ExitError"), errorType: "Runtime.ExitError",
+                logLines: [message, "Runtime.ExitError"], discard: true)
+        case .outOfMemory:
+            let message = "RequestId: \(requestId) Error: Runtime exited with error: signal: killed (memory used exceeded MemorySize \(identity.memorySizeMB) MB; raise MemorySize or use less memory)"
+            return Described(
+                payload: JSON.errorDocument(message: message, type: "Runtime.OutOfMemory"), errorType: "Runtime.OutOfMemory",
+                logLines: [message, "Runtime.OutOfMemory"], discard: true)
+        }
+    }
+
+    private static func lastOutputLine(_ state: State) -> String? {
+        if !state.partialLine.isEmpty { return String(decoding: state.partialLine, as: UTF8.self) }
+        return state.log.split(separator: "\n").last(where: { !$0.hasPrefix("START ") }).map(String.init)
+    }
+
+    // MARK: - Memory watch
+
+    /// Samples the tree's memory while an event is in flight; kills it past `MemorySize`.
+    func sampleMemory() {
+        let pid = state.withLock { $0.current?.deliveredAt != nil ? $0.pid : 0 }
+        guard pid > 0 else { return }
+        let kb = ProcessMemory.currentTreeKilobytes(pid: pid)
+        let over = state.withLock { state -> Bool in
+            state.peakKilobytes = max(state.peakKilobytes, kb)
+            return state.peakKilobytes > identity.memorySizeMB * 1024 && state.current?.deliveredAt != nil
+        }
+        if over { finish(.outOfMemory) }
+    }
+
+    // MARK: - Output
+
+    /// Bytes the process printed (stdout and stderr share one pipe, as in Lambda).
+    func output(_ bytes: ByteBufferView) {
+        var events: [LogEvent] = []
+        state.withLock { state in
+            var start = bytes.startIndex
+            var index = start
+            while let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) {
+                var line = state.partialLine
+                state.partialLine = []
+                line.append(contentsOf: bytes[start..<newline])
+                events += appendLine(String(decoding: line, as: UTF8.self), to: &state)
+                start = bytes.index(after: newline)
+                index = start
+            }
+            state.partialLine.append(contentsOf: bytes[start...])
+        }
+        emit(events)
+    }
+
+    /// The output pipe reached its end (or could not be watched): no more output will come.
+    func outputClosed() {
+        let fd = state.withLock { state -> Int32 in
+            defer { state.outputFD = -1 }
+            return state.outputFD
+        }
+        if fd >= 0 { close(fd) }
+        flushPartialLine()
+    }
+
+    private func flushPartialLine() {
+        var events: [LogEvent] = []
+        state.withLock { flushPartialLine(state: &$0, into: &events) }
+        emit(events)
+    }
+
+    private func flushPartialLine(state: inout State, into events: inout [LogEvent]) {
+        guard !state.partialLine.isEmpty else { return }
+        let line = String(decoding: state.partialLine, as: UTF8.self)
+        state.partialLine = []
+        events += appendLine(line, to: &state)
+    }
+
+    private func appendLine(_ line: String, to state: inout State) -> [LogEvent] {
+        state.log += line
+        state.log += "\n"
+        guard logSink != nil else { return [] }
+        return [LogEvent(
+            functionName: identity.functionName, version: identity.version, logGroupName: identity.logGroupName,
+            logStreamName: identity.logStreamName, timestampMs: Self.epochMilliseconds(), message: line)]
+    }
+
+    private func emit(_ events: [LogEvent]) {
+        guard let logSink else { return }
+        for event in events { logSink(event) }
+    }
+
+    // MARK: - Formatting
+
+    static func epochMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    static func milliseconds(_ d: Duration) -> String {
+        let (s, atto) = d.components
+        let hundredths = Int64(s) * 100_000 + (atto + 5_000_000_000_000) / 10_000_000_000_000
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+    }
+
+    static func billedMilliseconds(_ d: Duration) -> Int {
+        let (s, atto) = d.components
+        let micro = Int(s) * 1_000_000 + Int(atto / 1_000_000_000_000)
+        return max(1, (micro + 999) / 1000)
+    }
+
+    static func isoTimestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (s, atto) = duration.components
+        self = .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
+    }
+}
+
+extension InvocationEnding {
+    /// Whether the environment must be discarded after this ending.
+    var isFault: Bool {
+        switch self {
+        case .response, .functionError, .responseTooLarge: false
+        case .timedOut, .initError, .initTimedOut, .exited, .outOfMemory: true
+        }
+    }
+}

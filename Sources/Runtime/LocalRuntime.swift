@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Runs Lambda functions as local processes behind the Lambda Runtime API.
+///
+/// Owns the execution environments of many functions and versions (keyed by name + version, so
+/// versions never share one), keeps them warm and reuses them, shuts idle ones down, enforces
+/// reserved and overall concurrency (throttling, as Lambda does, rather than queueing).
+public actor LocalRuntime {
+    /// Tunables; the defaults suit a developer machine.
+    public struct Options: Sendable {
+        /// A warm environment unused this long is shut down.
+        public var idleTimeout: Duration = .seconds(300)
+        /// Most invocations in flight at once, across all functions (and most environments kept).
+        public var maximumConcurrency = 32
+        /// Longest time a runtime may take from start to its first `next`.
+        public var initTimeout: Duration = .seconds(10)
+        /// Between SIGTERM and SIGKILL at shutdown.
+        public var shutdownGracePeriod: Duration = .milliseconds(500)
+        /// Where the bundled bootstraps are written once (default: the system temp folder).
+        public var cacheDirectory: String?
+        /// The command (or path) of the Python interpreter.
+        public var pythonCommand = "python3"
+        /// The command (or path) of Node.js.
+        public var nodeCommand = "node"
+        /// Where to look for those commands (default: the caller's PATH).
+        public var searchPath: String = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        /// Whether Python functions may also import the machine's site-packages (after the code
+        /// folder and layers). Lambda offers only its own runtime packages.
+        public var includeMachineSitePackages = true
+        /// Receives every log line (function output and START/END/REPORT), e.g. for `shift logs`.
+        public var logHandler: (@Sendable (LogEvent) -> Void)?
+        /// The event loops serving the Runtime API listeners and output pipes.
+        public var eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        public var logger = Logger(label: "shift.runtime")
+
+        public init() {}
+    }
+
+    /// A snapshot of one execution environment.
+    public struct EnvironmentStatus: Sendable {
+        public var environmentId: String
+        public var functionName: String
+        public var version: String
+        public var pid: Int32
+        public var isBusy: Bool
+        public var logStreamName: String
+    }
+
+    /// Lambda's synchronous request limit (6 MB).
+    public static let maximumRequestBytes = 6_291_456
+
+    private let options: Options
+    private let workDirectory: String
+    private let bootstrapDirectory: String
+    private var environments: [EnvironmentKey: [ExecutionEnvironment]] = [:]
+    private var configurations: [EnvironmentKey: FunctionConfiguration] = [:]
+    private var plans: [EnvironmentKey: LaunchPlan] = [:]
+    private var busy: Set<String> = []
+    private var lastUsed: [String: UInt64] = [:]
+    private var useCounter: UInt64 = 0
+    private var starting = 0
+    private var inFlight = 0
+    private var inFlightByFunction: [String: Int] = [:]
+    private var isShutDown = false
+
+    public init(options: Options = Options()) throws {
+        self.options = options
+        let temp = FileManager.default.temporaryDirectory.path
+        let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
+        self.bootstrapDirectory = try Self.writeBootstraps(into: cache)
+        self.workDirectory = "\(temp)/shift-runtime-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw RuntimeError(.environmentStartFailed, "Could not create the work folder \(workDirectory); check the temp folder is writable.", cause: UnderlyingError(error))
+        }
+    }
+
+    // MARK: - Invoking
+
+    /// Runs one synchronous invocation. Function failures come back in the result
+    /// (`functionError`); throttling, oversized requests and unusable configurations throw `RuntimeError`.
+    public func invoke(
+        _ config: FunctionConfiguration,
+        payload: [UInt8],
+        requestId: String? = nil,
+        clientContext: String? = nil,
+        cognitoIdentity: String? = nil,
+        invokedFunctionArn: String? = nil
+    ) async throws -> InvocationResult {
+        guard !isShutDown else { throw RuntimeError(.shutDown, "The local runtime has been shut down; create a new one to invoke \(config.functionName).") }
+        guard payload.count <= Self.maximumRequestBytes else {
+            throw RuntimeError(
+                .requestTooLarge,
+                "Request must be smaller than \(Self.maximumRequestBytes) bytes for the InvokeFunction operation (\(config.functionName):\(config.version) got \(payload.count) bytes). Send a reference (e.g. a file path) instead of the data.")
+        }
+        let name = config.functionName
+        if let reserved = config.reservedConcurrency, inFlightByFunction[name, default: 0] >= reserved {
+            throw RuntimeError(
+                .tooManyRequests,
+                "Rate Exceeded. \(name) has ReservedConcurrentExecutions \(reserved) and \(inFlightByFunction[name, default: 0]) invocations in flight; raise it or retry later.")
+        }
+        guard inFlight < options.maximumConcurrency else {
+            throw RuntimeError(
+                .tooManyRequests,
+                "Rate Exceeded. \(inFlight) invocations are in flight, the local limit (maximumConcurrency \(options.maximumConcurrency)); \(name):\(config.version) was throttled. Retry later or raise the limit.")
+        }
+        inFlight += 1
+        inFlightByFunction[name, default: 0] += 1
+        defer {
+            inFlight -= 1
+            inFlightByFunction[name, default: 1] -= 1
+        }
+
+        let request = InvocationRequest(
+            requestId: requestId ?? UUID().uuidString.lowercased(),
+            payload: payload,
+            invokedFunctionArn: invokedFunctionArn ?? config.qualifiedArn,
+            traceId: Self.makeTraceId(),
+            clientContext: clientContext,
+            cognitoIdentity: cognitoIdentity)
+
+        for _ in 0..<3 {
+            let (environment, warnings) = try await acquireEnvironment(for: config)
+            let outcome = await environment.broker.invoke(request)
+            release(environment)
+            switch outcome {
+            case .unavailable:
+                continue
+            case .completed(let done):
+                return InvocationResult(
+                    payload: done.payload, functionError: done.functionError, errorType: done.errorType,
+                    requestId: request.requestId, executedVersion: config.version, duration: done.duration,
+                    billedDurationMs: EnvironmentBroker.billedMilliseconds(done.duration), initDuration: done.initDuration,
+                    memorySizeMB: config.memorySize, maxMemoryUsedMB: done.maxMemoryUsedMB, log: done.log,
+                    environmentId: environment.id, logStreamName: environment.logStreamName,
+                    warnings: done.initDuration == nil ? [] : warnings)
+            }
+        }
+        throw RuntimeError(.environmentStartFailed, "Execution environments of \(name):\(config.version) kept ending before they could take the event.")
+    }
+
+    /// Resolves the interpreter and merges layers without starting anything; returns warnings
+    /// (such as an interpreter version that differs from the function's `Runtime`).
+    public func prepare(_ config: FunctionConfiguration) async throws -> [String] {
+        try await plan(for: config).warnings
+    }
+
+    /// The environments alive right now.
+    public func environmentStatuses() -> [EnvironmentStatus] {
+        environments.values.flatMap { $0 }.filter(\.isAvailable).map {
+            EnvironmentStatus(
+                environmentId: $0.id, functionName: $0.config.functionName, version: $0.config.version,
+                pid: $0.pid, isBusy: busy.contains($0.id), logStreamName: $0.logStreamName)
+        }
+    }
+
+    // MARK: - Shutting down
+
+    /// Ends every environment (SIGTERM, then SIGKILL after the grace period), waits until each
+    /// process is reaped and removes the temp folders. In-flight invocations end with `Runtime.ExitError`.
+    public func shutdown() async {
+        isShutDown = true
+        let all = environments.values.flatMap { $0 }
+        environments = [:]
+        await withTaskGroup(of: Void.self) { group in
+            for environment in all {
+                group.addTask { await environment.shutdown() }
+            }
+        }
+        try? FileManager.default.removeItem(atPath: workDirectory)
+    }
+
+    /// Ends the idle environments of one function (all versions, or one), e.g. after its code changed.
+    /// Busy ones end after their current invocation.
+    public func shutdownEnvironments(of functionName: String, version: String? = nil) async {
+        var ending: [ExecutionEnvironment] = []
+        for (key, list) in environments where key.functionName == functionName && (version == nil || key.version == version) {
+            ending += list.filter { !busy.contains($0.id) }
+            environments[key] = list.filter { busy.contains($0.id) }
+            plans[key] = nil
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for environment in ending { group.addTask { await environment.shutdown() } }
+        }
+    }
+
+    // MARK: - Environments
+
+    private func acquireEnvironment(for config: FunctionConfiguration) async throws -> (ExecutionEnvironment, [String]) {
+        let key = config.environmentKey
+        if let known = configurations[key], known != config {
+            // $LATEST changed (code or configuration): its environments are stale.
+            for environment in environments[key] ?? [] where !busy.contains(environment.id) { environment.broker.terminate() }
+            environments[key] = environments[key]?.filter { busy.contains($0.id) }
+            plans[key] = nil
+        }
+        configurations[key] = config
+        environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
+        let plan = try await plan(for: config)
+        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable }) {
+            busy.insert(warm.id)
+            return (warm, plan.warnings)
+        }
+        guard !isShutDown else { throw RuntimeError(.shutDown, "The local runtime is shutting down; \(config.functionName) was not started.") }
+        evictIdleEnvironments(keeping: options.maximumConcurrency - 1)
+        starting += 1
+        defer { starting -= 1 }
+        let environment = try await ExecutionEnvironment.start(
+            config: config, plan: plan, workDirectory: workDirectory,
+            loop: options.eventLoopGroup.next(), options: options)
+        if isShutDown {
+            await environment.shutdown()
+            throw RuntimeError(.shutDown, "The local runtime shut down while \(config.functionName) was starting.")
+        }
+        environments[key, default: []].append(environment)
+        busy.insert(environment.id)
+        return (environment, plan.warnings)
+    }
+
+    private func release(_ environment: ExecutionEnvironment) {
+        busy.remove(environment.id)
+        useCounter += 1
+        lastUsed[environment.id] = useCounter
+        if !environment.isAvailable {
+            let key = environment.config.environmentKey
+            environments[key]?.removeAll { $0 === environment }
+            lastUsed[environment.id] = nil
+        }
+    }
+
+    /// Keeps at most `limit` environments (plus those starting) by ending the least recently used idle ones.
+    private func evictIdleEnvironments(keeping limit: Int) {
+        var all = environments.values.flatMap { $0 }.filter(\.isAvailable)
+        guard all.count + starting > limit else { return }
+        all = all.filter { !busy.contains($0.id) }.sorted { lastUsed[$0.id, default: 0] < lastUsed[$1.id, default: 0] }
+        var excess = all.count + starting - limit
+        for environment in all where excess > 0 {
+            environment.broker.terminate()
+            environments[environment.config.environmentKey]?.removeAll { $0 === environment }
+            lastUsed[environment.id] = nil
+            excess -= 1
+        }
+    }
+
+    private func plan(for config: FunctionConfiguration) async throws -> LaunchPlan {
+        let key = config.environmentKey
+        if let plan = plans[key], configurations[key] == config { return plan }
+        try LaunchPlan.validate(config)
+        var optDirectory: String?
+        if !config.layers.isEmpty {
+            let folder = "\(workDirectory)/opt/\(Self.safeName(config.functionName))-\(Self.safeName(config.version))-\(UInt32.random(in: 0...UInt32.max))"
+            do {
+                try LayerMerger.merge(config.layers, into: folder)
+            } catch let error as RuntimeError {
+                throw error
+            } catch {
+                throw RuntimeError(.invalidConfiguration, "The layers of \(config.functionName):\(config.version) could not be merged into \(folder).", cause: UnderlyingError(error))
+            }
+            optDirectory = folder
+        }
+        let plan = try await LaunchPlan.make(config, optDirectory: optDirectory, bootstrapDirectory: bootstrapDirectory, options: options)
+        plans[key] = plan
+        configurations[key] = config
+        return plan
+    }
+
+    // MARK: - Helpers
+
+    /// Writes the bundled bootstraps once, into a folder named for their content.
+    private static func writeBootstraps(into cache: String) throws -> String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in (BundledBootstraps.python + BundledBootstraps.node).utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100000001b3
+        }
+        let folder = "\(cache)/bootstrap-\(String(hash, radix: 16))"
+        let fm = FileManager.default
+        if fm.fileExists(atPath: "\(folder)/bootstrap.js") { return folder }
+        do {
+            let staging = "\(folder).\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+            try BundledBootstraps.python.write(toFile: "\(staging)/bootstrap.py", atomically: false, encoding: .utf8)
+            try BundledBootstraps.node.write(toFile: "\(staging)/bootstrap.js", atomically: false, encoding: .utf8)
+            if rename(staging, folder) != 0 { try? fm.removeItem(atPath: staging) }  // another process won the race
+        } catch {
+            throw RuntimeError(.environmentStartFailed, "Could not write the bundled bootstraps to \(folder); check the cache folder is writable.", cause: UnderlyingError(error))
+        }
+        return folder
+    }
+
+    private static func safeName(_ s: String) -> String {
+        String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
+    }
+
+    private static func makeTraceId() -> String {
+        let hex = "0123456789abcdef"
+        func random(_ n: Int) -> String { String((0..<n).map { _ in hex.randomElement()! }) }
+        let epoch = String(Int(Date().timeIntervalSince1970), radix: 16)
+        return "Root=1-\(epoch)-\(random(24));Parent=\(random(16));Sampled=0"
+    }
+}
+
+/// Runs `body` with a fresh `LocalRuntime` and always shuts it down afterwards, processes included.
+public func withLocalRuntime<T: Sendable>(
+    options: LocalRuntime.Options = LocalRuntime.Options(),
+    _ body: (LocalRuntime) async throws -> T
+) async throws -> T {
+    let runtime = try LocalRuntime(options: options)
+    do {
+        let value = try await body(runtime)
+        await runtime.shutdown()
+        return value
+    } catch {
+        await runtime.shutdown()
+        throw error
+    }
+}
+
+extension LogEvent {
+    /// An `AsyncStream` of log events and the handler to put in `LocalRuntime.Options.logHandler`.
+    public static func makeStream(bufferingNewest limit: Int = 10_000) -> (stream: AsyncStream<LogEvent>, handler: @Sendable (LogEvent) -> Void) {
+        let (stream, continuation) = AsyncStream<LogEvent>.makeStream(bufferingPolicy: .bufferingNewest(limit))
+        return (stream, { continuation.yield($0) })
+    }
+}

@@ -1,2 +1,0 @@
-/// Namespace marker for the local Lambda runtime module.
-public enum RuntimeModule {}

@@ -1,0 +1,37 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// One environment's own Runtime API listener on 127.0.0.1 (port 0), so an environment can only
+/// ever take its own events.
+struct RuntimeAPIServer: Sendable {
+    let channel: any Channel
+    let port: Int
+
+    /// `127.0.0.1:<port>`, the value of `AWS_LAMBDA_RUNTIME_API`.
+    var address: String { "127.0.0.1:\(port)" }
+
+    static func start(broker: EnvironmentBroker) async throws -> RuntimeAPIServer {
+        let channel = try await ServerBootstrap(group: broker.loop)
+            .serverChannelOption(.backlog, value: 32)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(broker: broker))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0)
+            .get()
+        guard let port = channel.localAddress?.port else {
+            try? await channel.close()
+            throw RuntimeError(.environmentStartFailed, "The Runtime API listener for \(broker.identity.functionName):\(broker.identity.version) has no local port.")
+        }
+        return RuntimeAPIServer(channel: channel, port: port)
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import Runtime
-
-@Test func moduleLoads() { #expect(true) }
