@@ -27,6 +27,20 @@ enum TemplateFile {
     }
 }
 
+extension TemplateFile {
+    /// The template, or a thrown error after printing its diagnostics (for commands that run it).
+    static func loadOrFail(_ path: String, options: LoadOptions) throws -> Template {
+        let result = try load(path, options: options)
+        var diagnostics = result.diagnostics
+        if let model = result.partialTemplate { diagnostics += ScheduleCheck.schedules(for: model).diagnostics }
+        DiagnosticPrinter.print(diagnostics.filter { $0.severity == .error })
+        guard let template = result.template, !diagnostics.hasErrors else {
+            throw CLIError("\(path) is not a valid template (\(diagnostics.filter { $0.severity == .error }.count) error(s) above); `shift validate \(path)` shows the details")
+        }
+        return template
+    }
+}
+
 /// Writes diagnostics the way compilers do, on stderr.
 enum DiagnosticPrinter {
     static func print(_ diagnostics: [Diagnostic]) {

@@ -1,0 +1,93 @@
+import Foundation
+import Runtime
+import TemplateModel
+
+/// Maps a template's function to what the runtime runs: absolute code folders, merged layers, defaults.
+struct FunctionMapping {
+    let template: Template
+    /// The folder relative paths of the template are resolved against.
+    let templateDirectory: URL
+    /// Where inline code is written so it can run as a folder.
+    let scratchDirectory: URL
+
+    init(template: Template, stateDirectory: URL) {
+        self.template = template
+        self.templateDirectory = URL(fileURLWithPath: template.path).standardizedFileURL.deletingLastPathComponent()
+        self.scratchDirectory = stateDirectory.appendingPathComponent("inline")
+    }
+
+    /// The runtime configuration of `function` at `version`, with `environment` added (endpoints, overrides).
+    func configuration(for function: Function, version: String = "$LATEST", environment extra: [String: String] = [:]) throws -> FunctionConfiguration {
+        guard function.packageType == "Zip" else {
+            throw CLIError("\(function.logicalId) is a container image function; shift runs zip functions only (Runtime + Handler + CodeUri)")
+        }
+        guard let runtime = function.runtime else {
+            throw CLIError("\(function.logicalId) has no Runtime; add e.g. Runtime: python3.12 to it in \(template.path)")
+        }
+        let codeDirectory = try codeFolder(of: function, runtime: runtime)
+        var layers: [String] = []
+        for layer in function.layers ?? [] {
+            switch layer {
+            case .local(let logicalId):
+                guard let definition = template.layer(logicalId: logicalId) else { continue }
+                guard case .directory(let path) = definition.content else {
+                    throw CLIError("layer \(logicalId) of \(function.logicalId) has its content in S3 (\(definition.contentUri ?? "?")), which cannot be fetched locally; point ContentUri at a local folder")
+                }
+                layers.append(try existingFolder(path, what: "ContentUri of layer \(logicalId)"))
+            case .arn(let arn):
+                throw CLIError("\(function.logicalId) uses the published layer \(arn), which cannot be fetched locally; add the layer to the template as an AWS::Serverless::LayerVersion with a local ContentUri")
+            }
+        }
+        var environment = function.environment ?? [:]
+        environment.merge(extra) { $1 }
+        return FunctionConfiguration(
+            functionName: function.functionName, version: version, runtime: runtime, handler: function.handler,
+            codeDirectory: codeDirectory, layers: layers, memorySize: function.memorySize ?? 128, timeout: function.timeout ?? 3,
+            environment: environment, reservedConcurrency: function.reservedConcurrentExecutions,
+            region: template.pseudoParameters.region, accountId: template.pseudoParameters.accountId)
+    }
+
+    private func codeFolder(of function: Function, runtime: String) throws -> String {
+        switch function.code {
+        case .directory(let path):
+            return try existingFolder(path, what: "CodeUri of \(function.logicalId)")
+        case .inline(let code):
+            return try writeInline(code, function: function, runtime: runtime)
+        case .s3(let uri):
+            throw CLIError("the code of \(function.logicalId) is in S3 (\(uri)), which cannot be fetched locally; point CodeUri at a local folder")
+        case .image(let image):
+            throw CLIError("\(function.logicalId) is the container image \(image); shift runs zip functions only")
+        }
+    }
+
+    private func existingFolder(_ path: String, what: String) throws -> String {
+        let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : templateDirectory.appendingPathComponent(path)
+        let resolved = url.standardizedFileURL.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
+            throw CLIError("\(what) is '\(path)', but \(resolved) does not exist; fix the path (it is relative to the template's folder)")
+        }
+        guard isDirectory.boolValue else {
+            throw CLIError("\(what) is '\(path)', a file; shift runs code from a folder, so point it at the unpacked folder")
+        }
+        return resolved
+    }
+
+    /// Inline code becomes `<handler module>.py|.js` in a folder named by its content, so it is written once.
+    private func writeInline(_ code: String, function: Function, runtime: String) throws -> String {
+        let module = function.handler.map { String($0.split(separator: ".").dropLast().joined(separator: ".")) } ?? "index"
+        let fileExtension = runtime.hasPrefix("python") ? "py" : (runtime.hasPrefix("nodejs") ? "js" : "sh")
+        // FNV-1a: stable across runs (unlike hashValue), so the same code reuses its folder.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in (module + "\u{0}" + code).utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let folder = scratchDirectory.appendingPathComponent("\(function.logicalId)-\(String(hash, radix: 16))")
+        let file = folder.appendingPathComponent("\(module.isEmpty ? "index" : module).\(fileExtension)")
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try code.write(to: file, atomically: true, encoding: .utf8)
+        } catch {
+            throw CLIError("could not write the inline code of \(function.logicalId) to \(file.path): \(error.localizedDescription)")
+        }
+        return folder.path
+    }
+}

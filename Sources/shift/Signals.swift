@@ -1,0 +1,47 @@
+import Foundation
+
+/// SIGINT/SIGTERM as an async sequence, so a command can clean up (processes, alias) before it exits.
+enum Signals {
+    static func stream(_ signals: [Int32] = [SIGINT, SIGTERM]) -> AsyncStream<Int32> {
+        AsyncStream { continuation in
+            let sources = signals.map { number -> DispatchSourceSignal in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { continuation.yield(number) }
+                source.resume()
+                return source
+            }
+            let box = SourceBox(sources)
+            continuation.onTermination = { _ in box.cancel() }
+        }
+    }
+
+    /// Runs `body`; on SIGINT/SIGTERM runs `cleanup` and exits with 128+signal, as a shell expects.
+    static func run<T: Sendable>(cleanup: @escaping @Sendable () async -> Void, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                for await number in stream() {
+                    FileHandle.standardError.write(Data("\nshift: stopping (signal \(number)), shutting functions down…\n".utf8))
+                    await cleanup()
+                    exit(128 + number)
+                }
+                return nil
+            }
+            while let next = try await group.next() {
+                if let value = next {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            preconditionFailure("the command task always returns a value or throws")
+        }
+    }
+}
+
+/// Dispatch sources are thread-safe to cancel; the box only carries them into the termination handler.
+private final class SourceBox: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+    init(_ sources: [any DispatchSourceSignal]) { self.sources = sources }
+    func cancel() { for source in sources { source.cancel() } }
+}
