@@ -19,17 +19,15 @@ extension RuntimeClock {
     }
 }
 
-extension Duration {
-    /// The duration in (fractional) seconds.
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
-    }
+/// A duration in (fractional) seconds.
+private func secondsOf(_ duration: Duration) -> Double {
+    let (s, atto) = duration.components
+    return Double(s) + Double(atto) / 1e18
 }
 
 /// The wall clock sped up by `timeScale`: one scaled minute takes `60 / timeScale` real seconds.
 ///
-/// Scaled time starts at the wall time of creation and then advances `timeScale` times faster, so
+/// Create one per process and share it: each instance has its own origin. Scaled time starts at the wall time of creation and then advances `timeScale` times faster, so
 /// timestamps stay plausible (near today) while periods go by quickly.
 public struct ScaledClock: RuntimeClock {
     public let timeScale: Double
@@ -45,12 +43,12 @@ public struct ScaledClock: RuntimeClock {
     }
 
     public var nowMilliseconds: Int64 {
-        let elapsed = (ContinuousClock.now - originInstant).seconds
+        let elapsed = secondsOf(ContinuousClock.now - originInstant)
         return originWallMilliseconds + Int64((elapsed * timeScale * 1000).rounded(.down))
     }
 
     public func sleep(for duration: Duration) async throws {
-        let real = duration.seconds / timeScale
+        let real = secondsOf(duration) / timeScale
         guard real > 0 else { return }
         try await Task.sleep(for: .nanoseconds(Int64((real * 1e9).rounded(.up))))
     }
@@ -83,7 +81,7 @@ public final class ManualClock: RuntimeClock {
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(for duration: Duration) async throws {
-        let ms = Int64((duration.seconds * 1000).rounded(.up))
+        let ms = Int64((secondsOf(duration) * 1000).rounded(.up))
         let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -108,7 +106,7 @@ public final class ManualClock: RuntimeClock {
 
     /// Moves time forward and wakes the sleepers that are due (outside the lock).
     public func advance(by duration: Duration) {
-        let ms = Int64((duration.seconds * 1000).rounded())
+        let ms = Int64((secondsOf(duration) * 1000).rounded())
         let due: [Sleeper] = state.withLock { s in
             s.now += ms
             let now = s.now

@@ -107,20 +107,3 @@ public enum AliasRules {
         }
     }
 }
-
-/// Builds Lambda ARNs for one region and account.
-public struct LambdaArn: Sendable, Equatable {
-    public var region: String
-    public var accountId: String
-
-    public init(region: String = "us-east-1", accountId: String = "123456789012") {
-        self.region = region
-        self.accountId = accountId
-    }
-
-    /// `arn:aws:lambda:<region>:<account>:function:<fn>` plus `:<qualifier>` when given.
-    public func function(_ name: String, qualifier: String? = nil) -> String {
-        let base = "arn:aws:lambda:\(region):\(accountId):function:\(name)"
-        return qualifier.map { base + ":" + $0 } ?? base
-    }
-}
