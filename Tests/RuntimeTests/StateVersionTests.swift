@@ -117,4 +117,16 @@ import Testing
             #expect(try await store.publishVersion(function: "fn", configuration: configuration, code: inline).created == false)
         }
     }
+
+    @Test func stateDirectoryInsideTheCodeFolderIsNotSnapshotted() async throws {
+        let project = try makeTemporaryDirectory("project")
+        defer { removeTemporaryDirectory(project) }
+        try writeFiles(["app.py": "A\n"], into: project)
+        let store = try await StateStore.open(directory: project.appendingPathComponent(".shift"))
+        defer { try? store.close() }
+        let v1 = try await store.publishVersion(function: "fn", configuration: pythonConfiguration, code: .directory(project)).version
+        #expect(!FileManager.default.fileExists(atPath: v1.codeDirectory.appendingPathComponent(".shift").path))
+        // The database changed since, yet publishing again is a no-op.
+        #expect(try await store.publishVersion(function: "fn", configuration: pythonConfiguration, code: .directory(project)).created == false)
+    }
 }

@@ -24,9 +24,18 @@ import Darwin
 /// Symlinks: a relative link that stays inside the folder is kept as a link; a link that is absolute or
 /// escapes the folder is followed and its target copied (file or folder), so the snapshot is self-contained;
 /// a dangling escaping link is an error. Other file types (sockets, fifos, devices) are an error.
-/// Inline code is a single file `fileName` with mode 0644.
+/// Inline code is a single file `fileName` with mode 0644. The state directory is skipped when it lies
+/// inside the code folder.
 struct CodeStore: Sendable {
     let root: URL
+    /// Folders never copied into a snapshot even when inside a code folder: the state directory itself
+    /// (`CodeUri: .` next to `.shift/` must not snapshot the snapshots).
+    let excluded: [String]
+
+    init(root: URL, excluding excluded: [URL] = []) {
+        self.root = root
+        self.excluded = excluded.map { CodeStore.resolvedPath($0.path) ?? $0.standardizedFileURL.path }
+    }
 
     private enum Entry {
         case directory(path: String, mode: UInt32)
@@ -152,6 +161,7 @@ struct CodeStore: Sendable {
         }
         for name in names {
             let full = directory + "/" + name
+            if !excluded.isEmpty, let resolved = realPath(full), excluded.contains(resolved) { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name
             var info = stat()
             guard lstat(full, &info) == 0 else {
@@ -199,7 +209,9 @@ struct CodeStore: Sendable {
         return false
     }
 
-    private func realPath(_ path: String) -> String? {
+    private func realPath(_ path: String) -> String? { Self.resolvedPath(path) }
+
+    static func resolvedPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

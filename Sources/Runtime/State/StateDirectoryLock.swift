@@ -39,7 +39,12 @@ public final class StateDirectoryLock: Sendable {
                     "The state directory is in use by \(who) (lock file \(path)); waited \(timeout). Wait for it to finish, stop it, or use another --state-dir."
                 )
             }
-            try await Task.sleep(for: .milliseconds(50))
+            do {
+                try await Task.sleep(for: .milliseconds(50))
+            } catch {
+                close(fd)
+                throw error
+            }
         }
         // We hold the lock: record our pid for whoever waits next.
         let pid = "\(getpid())\n"

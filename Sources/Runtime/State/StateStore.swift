@@ -35,7 +35,7 @@ public final class StateStore: Sendable {
         self.options = options
         self.database = database
         self.lock = lock
-        self.codeStore = CodeStore(root: directory.appendingPathComponent("code", isDirectory: true))
+        self.codeStore = CodeStore(root: directory.appendingPathComponent("code", isDirectory: true), excluding: [directory])
     }
 
     /// Opens (creating if needed) the state directory, takes its lock and migrates the schema.
