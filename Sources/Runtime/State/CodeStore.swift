@@ -64,7 +64,12 @@ struct CodeStore: Sendable {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
-    func snapshot(_ source: CodeSource) throws -> CodeSnapshot {
+    /// The `CodeSha256` (base64) the snapshot of `source` would have, computed without storing anything.
+    func hash(_ source: CodeSource) throws -> String {
+        try snapshot(source, store: false).sha256
+    }
+
+    func snapshot(_ source: CodeSource, store: Bool = true) throws -> CodeSnapshot {
         let entries: [Entry]
         switch source {
         case .directory(let url):
@@ -84,10 +89,12 @@ struct CodeStore: Sendable {
         }
         let sorted = entries.sorted { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
 
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let staging = root.appendingPathComponent(".staging-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
-        defer { try? FileManager.default.removeItem(at: staging) }
+        if store {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
+        }
+        defer { if store { try? FileManager.default.removeItem(at: staging) } }
 
         var hasher = SHA256()
         hasher.update("shift-code-v1\n")
@@ -96,6 +103,7 @@ struct CodeStore: Sendable {
             switch entry {
             case .directory(let path, let mode):
                 hasher.update("d \(Self.octal(mode)) \(path)\0")
+                guard store else { continue }
                 try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
                 _ = chmod(destination, mode_t(mode | 0o700)) // keep writable until the snapshot is complete
             case .file(let path, let mode, let sourcePath):
@@ -104,23 +112,24 @@ struct CodeStore: Sendable {
                 }
                 hasher.update("f \(Self.octal(mode)) \(path)\0\(data.count)\0")
                 hasher.update(data)
-                try write(data, to: destination, mode: mode)
+                if store { try write(data, to: destination, mode: mode) }
             case .inlineFile(let path, let contents):
                 hasher.update("f 0644 \(path)\0\(contents.count)\0")
                 hasher.update(contents)
-                try write(Data(contents), to: destination, mode: 0o644)
+                if store { try write(Data(contents), to: destination, mode: 0o644) }
             case .symlink(let path, let target):
                 hasher.update("l \(path)\0\(target)\0")
-                try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: target)
+                if store { try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: target) }
             }
-        }
-        // Directory modes last, deepest first, so a read-only folder does not block writing into it.
-        for case .directory(let path, let mode) in sorted.reversed() {
-            _ = chmod(staging.path + "/" + path, mode_t(mode))
         }
         let digest = hasher.finalize()
         let hex = SHA256.hex(digest)
         let final = root.appendingPathComponent(hex, isDirectory: true)
+        guard store else { return CodeSnapshot(sha256: Data(digest).base64EncodedString(), sha256Hex: hex, directory: final) }
+        // Directory modes last, deepest first, so a read-only folder does not block writing into it.
+        for case .directory(let path, let mode) in sorted.reversed() {
+            _ = chmod(staging.path + "/" + path, mode_t(mode))
+        }
         if !FileManager.default.fileExists(atPath: final.path) {
             if rename(staging.path, final.path) != 0 && !FileManager.default.fileExists(atPath: final.path) {
                 throw StateError(.codeSnapshotFailed, "Cannot move the code snapshot into \(final.path): \(String(cString: strerror(errno))).")

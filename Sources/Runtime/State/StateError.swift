@@ -29,15 +29,19 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     public var message: String
     public var cause: (any Error)?
+    /// A more specific AWS error name than the code's (CodeDeploy's exceptions, say).
+    private var specificType: String?
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, awsErrorType: String? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.specificType = awsErrorType
     }
 
     /// The AWS error type name for `x-amzn-ErrorType`, or nil for local-only failures.
     public var awsErrorType: String? {
+        if let specificType { return specificType }
         switch code {
         case .resourceNotFound: "ResourceNotFoundException"
         case .resourceConflict: "ResourceConflictException"

@@ -20,6 +20,11 @@ extension StateStore {
         try codeStore.snapshot(source)
     }
 
+    /// The `CodeSha256` a publish of `source` would record, without storing anything (for dry runs).
+    public func codeHash(_ source: CodeSource) throws -> String {
+        try codeStore.hash(source)
+    }
+
     /// The snapshot folder for a `CodeSha256` (base64) or hex hash, if stored.
     public func codeDirectory(for sha256: String) -> URL? {
         codeStore.directory(for: sha256)

@@ -1,0 +1,221 @@
+import Foundation
+
+/// What an Invoke call asks for.
+public struct InvokeRequest: Sendable {
+    /// How the caller wants the answer (`X-Amz-Invocation-Type`).
+    public enum InvocationType: String, Sendable {
+        case requestResponse = "RequestResponse"
+        case event = "Event"
+        case dryRun = "DryRun"
+    }
+
+    /// A name, `name:qualifier`, a partial ARN or a full ARN.
+    public var function: String
+    public var qualifier: String?
+    public var payload: [UInt8]
+    public var invocationType: InvocationType
+    /// `X-Amz-Log-Type: Tail`.
+    public var tailLog: Bool
+    public var clientContext: String?
+
+    public init(function: String, qualifier: String? = nil, payload: [UInt8] = Array("{}".utf8),
+                invocationType: InvocationType = .requestResponse, tailLog: Bool = false, clientContext: String? = nil) {
+        self.function = function
+        self.qualifier = qualifier
+        self.payload = payload
+        self.invocationType = invocationType
+        self.tailLog = tailLog
+        self.clientContext = clientContext
+    }
+}
+
+/// What an Invoke call answers (status 200 also for function errors, as Lambda does).
+public struct InvokeResponse: Sendable {
+    public var statusCode: Int
+    public var payload: [UInt8]
+    public var executedVersion: String?
+    /// `Unhandled` when the function failed.
+    public var functionError: String?
+    /// Base64 of the last 4 KB of the invocation's log, when asked for.
+    public var logResult: String?
+    /// The full invocation result, for callers inside the process (nil for Event and DryRun).
+    public var result: InvocationResult?
+}
+
+/// Lambda, locally: published versions, weighted aliases, invocations with metrics and logs.
+///
+/// Joins the state store (versions, aliases), the runtime (processes) and the metrics store; the
+/// Invoke API server and `shift deploy` both drive it.
+public actor LambdaService {
+    public let store: StateStore
+    public let metrics: MetricsStore
+    public let runtime: LocalRuntime
+    public let clock: any RuntimeClock
+    private var definitions: [String: FunctionDefinition] = [:]
+    private var router: AliasRouter
+    /// Added to every function's environment: where the Invoke API and CodeDeploy endpoints listen.
+    private var serviceEnvironment: [String: String] = [:]
+    private var concurrency: [String: Int] = [:]
+
+    public init(store: StateStore, metrics: MetricsStore, runtime: LocalRuntime, clock: any RuntimeClock, routingSeed: UInt64? = nil) {
+        self.store = store
+        self.metrics = metrics
+        self.runtime = runtime
+        self.clock = clock
+        self.router = AliasRouter(seed: routingSeed ?? UInt64.random(in: 0...UInt64.max))
+    }
+
+    /// Makes the functions known (and registers them in the store); replaces earlier definitions of the same names.
+    public func register(_ functions: [FunctionDefinition]) async throws {
+        for function in functions {
+            definitions[function.name] = function
+            try await store.registerFunction(function.name)
+        }
+    }
+
+    public func definition(named name: String) -> FunctionDefinition? { definitions[name] }
+
+    public var functionNames: [String] { definitions.keys.sorted() }
+
+    /// Sets the endpoint every function gets as `AWS_ENDPOINT_URL_LAMBDA` / `AWS_ENDPOINT_URL_CODEDEPLOY`,
+    /// with a region and dummy credentials, so code written for AWS reaches this service unmodified.
+    public func setEndpoint(_ url: String, region: String) {
+        serviceEnvironment = [
+            "AWS_ENDPOINT_URL_LAMBDA": url,
+            "AWS_ENDPOINT_URL_CODEDEPLOY": url,
+            "AWS_ENDPOINT_URL": url,
+        ]
+        _ = region
+    }
+
+    // MARK: Versions
+
+    /// When a publish makes a new version.
+    public enum PublishRule: Sendable {
+        /// Lambda's PublishVersion: any change of code or configuration since the last version.
+        case anyChange
+        /// SAM's AutoPublishAlias: a change of code, Environment or MemorySize (any change with
+        /// `AutoPublishAliasAllProperties`).
+        case autoPublishAlias
+    }
+
+    /// Publishes `$LATEST` as a new version, or returns the latest version when nothing that counts changed.
+    public func publishVersion(function name: String, description: String? = nil, rule: PublishRule = .anyChange) async throws -> (version: FunctionVersion, created: Bool) {
+        guard let definition = definitions[name] else {
+            throw StateError(.resourceNotFound, "Function not found: \(name); it is not in the template being served")
+        }
+        let layers = try definition.latest.layers.map { path -> LayerReference in
+            let snapshot = try store.snapshotCode(.directory(URL(fileURLWithPath: path)))
+            return LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: snapshot.sha256)
+        }
+        let configuration = definition.versionConfiguration(layerHashes: layers)
+        let code = CodeSource.directory(URL(fileURLWithPath: definition.latest.codeDirectory))
+        if rule == .autoPublishAlias, !definition.publishesAllProperties, let latest = try await store.latestPublishedVersion(function: name) {
+            let snapshot = try store.snapshotCode(code)
+            let same = snapshot.sha256 == latest.codeSha256 && configuration.environment == latest.configuration.environment
+                && configuration.memorySize == latest.configuration.memorySize && configuration.layers == latest.configuration.layers
+            if same { return (latest, false) }
+        }
+        return try await store.publishVersion(function: name, configuration: configuration, code: code,
+                                              description: description ?? definition.description)
+    }
+
+    /// What `publishVersion(rule: .autoPublishAlias)` would do, without storing anything: the code hash of
+    /// `$LATEST`, the version it would replace, and whether a new version would be made.
+    public func plannedPublish(function name: String) async throws -> (codeSha256: String, latest: FunctionVersion?, wouldCreate: Bool, changes: [String]) {
+        guard let definition = definitions[name] else { throw StateError(.resourceNotFound, "Function not found: \(name)") }
+        let sha = try store.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
+        let latest = try await store.latestPublishedVersion(function: name)
+        guard let latest else { return (sha, nil, true, ["first version"]) }
+        var changes: [String] = []
+        if latest.codeSha256 != sha { changes.append("code \(latest.codeSha256.prefix(12))… → \(sha.prefix(12))…") }
+        let layers = try definition.latest.layers.map { path in
+            LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try store.codeHash(.directory(URL(fileURLWithPath: path))))
+        }
+        let configuration = definition.versionConfiguration(layerHashes: layers)
+        if layers != latest.configuration.layers { changes.append("Layers") }
+        if configuration.environment != latest.configuration.environment { changes.append("Environment") }
+        if configuration.memorySize != latest.configuration.memorySize { changes.append("MemorySize \(latest.configuration.memorySize) → \(configuration.memorySize)") }
+        let significant = !changes.isEmpty
+        if configuration.timeout != latest.configuration.timeout { changes.append("Timeout \(latest.configuration.timeout) → \(configuration.timeout)") }
+        if configuration.runtime != latest.configuration.runtime || configuration.handler != latest.configuration.handler { changes.append("Runtime/Handler") }
+        return (sha, latest, definition.publishesAllProperties ? !changes.isEmpty : significant, changes)
+    }
+
+    // MARK: Invoking
+
+    /// Runs an invocation to completion (RequestResponse) and records its metrics and logs.
+    public func invoke(_ request: InvokeRequest) async throws -> InvokeResponse {
+        let (name, qualifier) = try LambdaArn.parseFunctionReference(request.function, qualifier: request.qualifier)
+        guard definitions[name] != nil else {
+            throw StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
+        }
+        let (configuration, executedVersion) = try await resolve(name: name, qualifier: qualifier)
+        if request.invocationType == .dryRun {
+            return InvokeResponse(statusCode: 204, payload: [], executedVersion: executedVersion)
+        }
+        let start = clock.nowMilliseconds
+        concurrency[name, default: 0] += 1
+        let inFlight = concurrency[name, default: 1]
+        defer { concurrency[name, default: 1] -= 1 }
+        let result: InvocationResult
+        do {
+            result = try await runtime.invoke(configuration, payload: request.payload, clientContext: request.clientContext,
+                                              invokedFunctionArn: store.options.arn.function(name, qualifier: qualifier))
+        } catch let error as RuntimeError where error.code == .tooManyRequests {
+            metrics.record(InvocationSample(functionName: name, qualifier: qualifier, executedVersion: executedVersion,
+                                            startMilliseconds: start, durationMilliseconds: 0, errorType: nil, throttled: true, concurrency: inFlight))
+            throw error
+        }
+        metrics.record(InvocationSample(
+            functionName: name, qualifier: qualifier, executedVersion: executedVersion, startMilliseconds: start,
+            durationMilliseconds: Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15,
+            errorType: result.functionError == nil ? nil : (result.errorType ?? "Unhandled"), throttled: false, concurrency: inFlight))
+        var logResult: String?
+        if request.tailLog {
+            let bytes = Array(result.log.utf8.suffix(4096))
+            logResult = Data(bytes).base64EncodedString()
+        }
+        return InvokeResponse(statusCode: 200, payload: result.payload, executedVersion: executedVersion,
+                              functionError: result.functionError, logResult: logResult, result: result)
+    }
+
+    /// The configuration to run for `name` + `qualifier`: `$LATEST` from disk, a version from its snapshot,
+    /// an alias through weighted routing.
+    public func resolve(name: String, qualifier: String?) async throws -> (FunctionConfiguration, executedVersion: String) {
+        guard let definition = definitions[name] else {
+            throw StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
+        }
+        switch try await store.resolveTarget(function: name, qualifier: qualifier) {
+        case .latest:
+            var configuration = definition.latest
+            configuration.environment.merge(serviceEnvironment) { $1 }
+            return (configuration, "$LATEST")
+        case .version(let version):
+            return (configuration(of: version, definition: definition), version.versionString)
+        case .alias(let alias):
+            let chosen = router.route(alias)
+            guard let number = Int(chosen) else {
+                var configuration = definition.latest
+                configuration.environment.merge(serviceEnvironment) { $1 }
+                return (configuration, "$LATEST")
+            }
+            let version = try await store.getVersion(function: name, version: number)
+            return (configuration(of: version, definition: definition), version.versionString)
+        }
+    }
+
+    /// A published version runs from its snapshot: its own code, layers and configuration.
+    private func configuration(of version: FunctionVersion, definition: FunctionDefinition) -> FunctionConfiguration {
+        let stored = version.configuration
+        var environment = stored.environment
+        environment.merge(serviceEnvironment) { $1 }
+        let layers = stored.layers.compactMap { store.codeDirectory(for: $0.codeSha256)?.path }
+        return FunctionConfiguration(
+            functionName: version.functionName, version: version.versionString, runtime: stored.runtime,
+            handler: stored.handler.isEmpty ? nil : stored.handler, codeDirectory: version.codeDirectory.path, layers: layers,
+            memorySize: stored.memorySize, timeout: stored.timeout, environment: environment,
+            reservedConcurrency: stored.extra["ReservedConcurrentExecutions"].flatMap(Int.init),
+            region: definition.latest.region, accountId: definition.latest.accountId)
+    }
+}

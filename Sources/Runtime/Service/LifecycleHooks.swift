@@ -1,0 +1,62 @@
+import Foundation
+
+/// A hook's answer through `PutLifecycleEventHookExecutionStatus`.
+public struct HookReport: Sendable, Equatable {
+    public var deploymentId: String
+    public var executionId: String
+    /// `Succeeded` or `Failed`.
+    public var succeeded: Bool
+}
+
+/// The local CodeDeploy side of lifecycle hooks: which executions a deployment waits for, and the
+/// reports hook functions send back (the Invoke API server routes the CodeDeploy call here).
+public actor LifecycleHooks {
+    private var pending: [String: String] = [:]  // execution id → deployment id
+    private var completed: Set<String> = []
+    private let continuation: AsyncStream<HookReport>.Continuation
+    /// Every accepted report, in arrival order.
+    public nonisolated let reports: AsyncStream<HookReport>
+
+    public init() {
+        (reports, continuation) = AsyncStream<HookReport>.makeStream()
+    }
+
+    /// Registers a hook execution a deployment is about to start, and returns its id.
+    public func expect(deploymentId: String) -> String {
+        let id = UUID().uuidString.lowercased()
+        pending[id] = deploymentId
+        return id
+    }
+
+    /// Accepts a hook's status; errors use CodeDeploy's exception names.
+    public func report(deploymentId: String, executionId: String, status: String) throws -> HookReport {
+        guard status == "Succeeded" || status == "Failed" else {
+            throw StateError(.invalidParameterValue, "status must be Succeeded or Failed, not '\(status)'")
+        }
+        if completed.contains(executionId) {
+            throw StateError(.resourceConflict, "The lifecycle event hook execution \(executionId) has already completed",
+                             awsErrorType: "LifecycleEventAlreadyCompletedException")
+        }
+        guard let owner = pending[executionId] else {
+            throw StateError(.resourceNotFound, "Lifecycle event hook execution \(executionId) was not found; it is the LifecycleEventHookExecutionId of the event the hook received",
+                             awsErrorType: "LifecycleHookExecutionIdDoesNotExistException")
+        }
+        guard owner == deploymentId else {
+            throw StateError(.resourceNotFound, "Deployment \(deploymentId) does not exist; pass the DeploymentId of the event the hook received",
+                             awsErrorType: "DeploymentDoesNotExistException")
+        }
+        pending[executionId] = nil
+        completed.insert(executionId)
+        let report = HookReport(deploymentId: deploymentId, executionId: executionId, succeeded: status == "Succeeded")
+        continuation.yield(report)
+        return report
+    }
+
+    /// Forgets a deployment's pending executions (it ended: late reports get LifecycleEventAlreadyCompleted).
+    public func finish(deploymentId: String) {
+        for (id, owner) in pending where owner == deploymentId {
+            pending[id] = nil
+            completed.insert(id)
+        }
+    }
+}
