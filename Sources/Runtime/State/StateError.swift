@@ -42,7 +42,7 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
     /// The AWS error type name for `x-amzn-ErrorType`, or nil for local-only failures.
     public var awsErrorType: String? {
         if let specificType { return specificType }
-        switch code {
+        return switch code {
         case .resourceNotFound: "ResourceNotFoundException"
         case .resourceConflict: "ResourceConflictException"
         case .preconditionFailed: "PreconditionFailedException"
