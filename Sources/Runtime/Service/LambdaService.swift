@@ -220,7 +220,10 @@ public actor LambdaService {
         guard let definition = definitions[name] else {
             throw StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
         }
-        switch try await store.resolveTarget(function: name, qualifier: qualifier) {
+        // `register` stored every defined function, so `$LATEST` needs no database read (the hot path).
+        let target: InvocationTarget = (qualifier == nil || qualifier == "$LATEST")
+            ? .latest(functionName: name) : try await store.resolveTarget(function: name, qualifier: qualifier)
+        switch target {
         case .latest:
             var configuration = definition.latest
             configuration.environment.merge(serviceEnvironment) { $1 }
