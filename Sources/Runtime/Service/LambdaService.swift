@@ -161,7 +161,8 @@ public actor LambdaService {
     public static let maximumEventBytes = 262_144
 
     /// Runs an invocation to completion (RequestResponse), queues it (Event, 202) or only checks it
-    /// (DryRun, 204), and records its metrics and logs.
+    /// (DryRun, 204), and records its metrics and logs. Queued events run only while some task runs
+    /// `runEventQueue()`.
     public func invoke(_ request: InvokeRequest) async throws -> InvokeResponse {
         let (name, qualifier) = try LambdaArn.parseFunctionReference(request.function, qualifier: request.qualifier)
         guard definitions[name] != nil else {
