@@ -223,3 +223,31 @@ struct DeployCommandTests {
         #expect(scale.status != 0 && scale.stderr.contains("--time-scale"))
     }
 }
+
+@Suite("shift deploy interrupted")
+struct DeployInterruptTests {
+    @Test func ctrlCRollsBackAndStops() throws {
+        let app = try DeployFixture()
+        #expect(try app.deploy("good1").status == 0)
+        let log = app.folder.appendingPathComponent("deploy.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["deploy", app.template, "--state-dir", app.state, "--output", "json", "--parameter-overrides", "Code=good2", "--time-scale", "1"]
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("traffic.shifted") { usleep(50_000) }
+        kill(process.processIdentifier, SIGINT)
+        #expect(finished.wait(timeout: .now() + 15) == .success)
+        #expect(process.terminationStatus == 3)
+        let events = DeployFixture.events((try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        #expect(events.contains { $0["event"] as? String == "deployment.rolledBack" })
+        #expect(events.contains { $0["event"] as? String == "deployment.stopped" })
+        #expect(try app.alias()?["FunctionVersion"] as? String == "1")
+        #expect((try app.status()["deployments"] as? [[String: Any]])?.first?["Status"] as? String == "Stopped")
+    }
+}
