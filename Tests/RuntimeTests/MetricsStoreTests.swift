@@ -139,14 +139,12 @@ import Testing
     @Test func recordingIsThreadSafe() async throws {
         let metrics = try MetricsStore(store: nil)
         let perTask = 50_000
-        do {
-            await withTaskGroup(of: Void.self) { group in
-                for task in 0..<4 {
-                    group.addTask {
-                        for i in 0..<perTask {
-                            metrics.record(InvocationSample(functionName: "fn", qualifier: "live", executedVersion: task % 2 == 0 ? "1" : "2",
-                                                            startMilliseconds: self.t0 + Int64(i), durationMilliseconds: Double(i % 500)))
-                        }
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    for i in 0..<perTask {
+                        metrics.record(InvocationSample(functionName: "fn", qualifier: "live", executedVersion: task % 2 == 0 ? "1" : "2",
+                                                        startMilliseconds: self.t0 + Int64(i), durationMilliseconds: Double(i % 500)))
                     }
                 }
             }
