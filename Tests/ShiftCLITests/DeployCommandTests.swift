@@ -93,6 +93,23 @@ struct DeployFixture {
         return (functions.first { $0["FunctionName"] as? String == "Fn" }?["Aliases"] as? [[String: Any]])?.first
     }
 
+    /// Starts `shift deploy` of `code` in the background (real time) and waits until traffic starts to shift.
+    func startDeployAndWaitForShift(_ code: String) throws -> (process: Process, log: URL, finished: DispatchSemaphore) {
+        let log = folder.appendingPathComponent("deploy-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)", "--time-scale", "1"]
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("traffic.shifted") { usleep(50_000) }
+        return (process, log, finished)
+    }
+
     static let fast = ["--time-scale", "600"]
 }
 
@@ -181,18 +198,9 @@ struct DeployCommandTests {
     @Test func killedMidShiftLeavesARecordAndRecovers() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
-        let log = app.folder.appendingPathComponent("deploy.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = ["deploy", app.template, "--state-dir", app.state, "--output", "json", "--parameter-overrides", "Code=good2", "--time-scale", "1"]
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("traffic.shifted") { usleep(50_000) }
+        let (process, _, finished) = try app.startDeployAndWaitForShift("good2")
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        finished.wait()
         let stuck = try #require((try app.status()["deployments"] as? [[String: Any]])?.first)
         #expect(stuck["Status"] as? String == "InProgress")
         let weights = (try app.alias()?["RoutingConfig"] as? [String: Any])?["AdditionalVersionWeights"] as? [String: Double]
@@ -229,18 +237,7 @@ struct DeployInterruptTests {
     @Test func ctrlCRollsBackAndStops() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
-        let log = app.folder.appendingPathComponent("deploy.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = CLI.binary
-        process.arguments = ["deploy", app.template, "--state-dir", app.state, "--output", "json", "--parameter-overrides", "Code=good2", "--time-scale", "1"]
-        process.standardOutput = try FileHandle(forWritingTo: log)
-        process.standardError = FileHandle.nullDevice
-        let finished = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in finished.signal() }
-        try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("traffic.shifted") { usleep(50_000) }
+        let (process, log, finished) = try app.startDeployAndWaitForShift("good2")
         kill(process.processIdentifier, SIGINT)
         #expect(finished.wait(timeout: .now() + 15) == .success)
         #expect(process.terminationStatus == 3)
