@@ -125,17 +125,3 @@ struct DeploySettings: Sendable {
     var alarmP99Ms: Double?
     var seed: UInt64?
 }
-
-/// `60m`, `90s`, `1h`, `500ms`, or a plain number of seconds.
-enum DurationText {
-    static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, seconds) in units where trimmed.hasSuffix(suffix) {
-            guard let value = Double(trimmed.dropLast(suffix.count)), value >= 0, value.isFinite else { return nil }
-            return .milliseconds(Int64((value * seconds * 1000).rounded()))
-        }
-        guard let value = Double(trimmed), value >= 0, value.isFinite else { return nil }
-        return .milliseconds(Int64((value * 1000).rounded()))
-    }
-}

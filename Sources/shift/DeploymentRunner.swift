@@ -41,7 +41,7 @@ struct DeploymentRunner {
         try await Recovery(store: store, output: output).recover(plans.map { ($0.function.functionName, $0.alias) })
 
         // 1. Publish from the code on disk.
-        let (definitions, skipped) = LocalSession.definitions(for: template, stateDirectory: settings.stateDirectory)
+        let (definitions, skipped) = ServiceSetup.definitions(template: template, stateDirectory: settings.stateDirectory)
         for plan in plans {
             if let reason = skipped[plan.function.logicalId] { throw CLIError("\(plan.function.logicalId) cannot be deployed locally: \(reason)") }
         }
@@ -61,7 +61,7 @@ struct DeploymentRunner {
         options.versionNumbers = published.mapValues(\.versionString)
         let resolved = try TemplateFile.loadOrFail(settings.templatePath, options: options)
         let finalPlans = try DeploymentPlanner.plans(for: resolved, settings: settings).plans
-        try await service.register(LocalSession.definitions(for: resolved, stateDirectory: settings.stateDirectory).definitions)
+        try await service.register(ServiceSetup.definitions(template: resolved, stateDirectory: settings.stateDirectory).definitions)
 
         // 3. Decide per alias: create it, leave it, or roll out.
         var rollouts: [FunctionRollout] = []
@@ -87,12 +87,17 @@ struct DeploymentRunner {
         }
         guard !rollouts.isEmpty else { return 0 }
 
-        // 4. Shift traffic while the Invoke API and the CodeDeploy endpoint serve the functions.
-        let endpoints = try await Endpoints.start(session: session)
-        defer { endpoints.stop() }
-        if let url = endpoints.url { await service.setEndpoint(url, region: resolved.pseudoParameters.region) }
+        // 4. Shift traffic while the Invoke API and the CodeDeploy endpoint serve the functions (hooks call them).
+        let server = try await InvokeAPIServer.bind(host: "127.0.0.1", port: 0, service: service, hooks: session.hooks)
+        await service.setEndpoint(server.url, region: resolved.pseudoParameters.region)
         let loop = RolloutLoop(session: session, output: output, rollouts: rollouts, replay: replay)
-        let outcomes = try await loop.run()
+        let outcomes = try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            group.addTask { await service.runEventQueue() }
+            let outcomes = try await loop.run()
+            group.cancelAll()
+            return outcomes
+        }
         return outcomes.allSatisfy { $0 == .succeeded } ? 0 : 3
     }
 }

@@ -16,7 +16,7 @@ struct DryRunReport {
                 arn: LambdaArn(region: template.pseudoParameters.region, accountId: template.pseudoParameters.accountId), readOnly: true))
             : nil
         defer { try? store?.close() }
-        let definitions = LocalSession.definitions(for: template, stateDirectory: settings.stateDirectory)
+        let definitions = ServiceSetup.definitions(template: template, stateDirectory: settings.stateDirectory)
         var reports: [[String: Any]] = []
         for plan in plans {
             let name = plan.function.functionName

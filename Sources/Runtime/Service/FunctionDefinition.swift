@@ -36,12 +36,16 @@ public struct AsyncInvokeConfig: Sendable, Equatable {
     public var maximumEventAgeInSeconds: Int
     public var onSuccess: Destination?
     public var onFailure: Destination?
+    /// `DeadLetterQueue.TargetArn`: the event alone goes there after the last failure (kept in the state dir).
+    public var deadLetterTarget: String?
 
-    public init(maximumRetryAttempts: Int = 2, maximumEventAgeInSeconds: Int = 21_600, onSuccess: Destination? = nil, onFailure: Destination? = nil) {
+    public init(maximumRetryAttempts: Int = 2, maximumEventAgeInSeconds: Int = 21_600, onSuccess: Destination? = nil, onFailure: Destination? = nil,
+                deadLetterTarget: String? = nil) {
         self.maximumRetryAttempts = maximumRetryAttempts
         self.maximumEventAgeInSeconds = maximumEventAgeInSeconds
         self.onSuccess = onSuccess
         self.onFailure = onFailure
+        self.deadLetterTarget = deadLetterTarget
     }
 }
 

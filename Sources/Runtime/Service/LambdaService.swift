@@ -40,6 +40,8 @@ public struct InvokeResponse: Sendable {
     public var logResult: String?
     /// The full invocation result, for callers inside the process (nil for Event and DryRun).
     public var result: InvocationResult?
+    /// The request id (`x-amzn-RequestId`): the invocation's, or the queued event's.
+    public var requestId: String?
 }
 
 /// Lambda, locally: published versions, weighted aliases, invocations with metrics and logs.
@@ -55,14 +57,24 @@ public actor LambdaService {
     private var router: AliasRouter
     /// Added to every function's environment: where the Invoke API and CodeDeploy endpoints listen.
     private var serviceEnvironment: [String: String] = [:]
+    /// The Invoke API's URL once `setEndpoint` was called.
+    public private(set) var endpointURL: String?
     private var concurrency: [String: Int] = [:]
+    /// The asynchronous invocation queue (see `LambdaService+Async.swift`).
+    nonisolated let eventStream: AsyncStream<AsyncEvent>
+    nonisolated let eventContinuation: AsyncStream<AsyncEvent>.Continuation
+    var eventQueue = EventQueueState()
 
-    public init(store: StateStore, metrics: MetricsStore, runtime: LocalRuntime, clock: any RuntimeClock, routingSeed: UInt64? = nil) {
+    /// - Parameter asyncConcurrency: most attempts of queued (Event) invocations running at once.
+    public init(store: StateStore, metrics: MetricsStore, runtime: LocalRuntime, clock: any RuntimeClock, routingSeed: UInt64? = nil,
+                asyncConcurrency: Int = 8) {
         self.store = store
         self.metrics = metrics
         self.runtime = runtime
         self.clock = clock
         self.router = AliasRouter(seed: routingSeed ?? UInt64.random(in: 0...UInt64.max))
+        (eventStream, eventContinuation) = AsyncStream<AsyncEvent>.makeStream()
+        eventQueue.freeSlots = max(1, asyncConcurrency)
     }
 
     /// Makes the functions known (and registers them in the store); replaces earlier definitions of the same names.
@@ -85,6 +97,7 @@ public actor LambdaService {
             "AWS_ENDPOINT_URL_CODEDEPLOY": url,
             "AWS_ENDPOINT_URL": url,
         ]
+        endpointURL = url
         _ = region
     }
 
@@ -144,23 +157,50 @@ public actor LambdaService {
 
     // MARK: Invoking
 
-    /// Runs an invocation to completion (RequestResponse) and records its metrics and logs.
+    /// Lambda's limit on an Event (asynchronous) payload: 256 KB.
+    public static let maximumEventBytes = 262_144
+
+    /// Runs an invocation to completion (RequestResponse), queues it (Event, 202) or only checks it
+    /// (DryRun, 204), and records its metrics and logs.
     public func invoke(_ request: InvokeRequest) async throws -> InvokeResponse {
         let (name, qualifier) = try LambdaArn.parseFunctionReference(request.function, qualifier: request.qualifier)
         guard definitions[name] != nil else {
             throw StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
         }
-        let (configuration, executedVersion) = try await resolve(name: name, qualifier: qualifier)
-        if request.invocationType == .dryRun {
+        switch request.invocationType {
+        case .dryRun:
+            let (_, executedVersion) = try await resolve(name: name, qualifier: qualifier)
             return InvokeResponse(statusCode: 204, payload: [], executedVersion: executedVersion)
+        case .event:
+            guard request.payload.count <= Self.maximumEventBytes else {
+                throw RuntimeError(.requestTooLarge, "Request must be smaller than \(Self.maximumEventBytes) bytes for an asynchronous (Event) invocation of \(name); got \(request.payload.count) bytes. Send a reference to the data instead.")
+            }
+            _ = try await store.resolveTarget(function: name, qualifier: qualifier)
+            let id = enqueueEvent(function: name, qualifier: qualifier, payload: request.payload)
+            return InvokeResponse(statusCode: 202, payload: [], requestId: id)
+        case .requestResponse:
+            let (result, executedVersion) = try await run(name: name, qualifier: qualifier, payload: request.payload,
+                                                           requestId: nil, clientContext: request.clientContext)
+            var logResult: String?
+            if request.tailLog {
+                let bytes = Array(result.log.utf8.suffix(4096))
+                logResult = Data(bytes).base64EncodedString()
+            }
+            return InvokeResponse(statusCode: 200, payload: result.payload, executedVersion: executedVersion,
+                                  functionError: result.functionError, logResult: logResult, result: result, requestId: result.requestId)
         }
+    }
+
+    /// One run of `name` + `qualifier` with its metrics (a throttle is recorded, then thrown).
+    func run(name: String, qualifier: String?, payload: [UInt8], requestId: String?, clientContext: String?) async throws -> (InvocationResult, String) {
+        let (configuration, executedVersion) = try await resolve(name: name, qualifier: qualifier)
         let start = clock.nowMilliseconds
         concurrency[name, default: 0] += 1
         let inFlight = concurrency[name, default: 1]
         defer { concurrency[name, default: 1] -= 1 }
         let result: InvocationResult
         do {
-            result = try await runtime.invoke(configuration, payload: request.payload, clientContext: request.clientContext,
+            result = try await runtime.invoke(configuration, payload: payload, requestId: requestId, clientContext: clientContext,
                                               invokedFunctionArn: store.options.arn.function(name, qualifier: qualifier))
         } catch let error as RuntimeError where error.code == .tooManyRequests {
             metrics.record(InvocationSample(functionName: name, qualifier: qualifier, executedVersion: executedVersion,
@@ -171,13 +211,7 @@ public actor LambdaService {
             functionName: name, qualifier: qualifier, executedVersion: executedVersion, startMilliseconds: start,
             durationMilliseconds: Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15,
             errorType: result.functionError == nil ? nil : (result.errorType ?? "Unhandled"), throttled: false, concurrency: inFlight))
-        var logResult: String?
-        if request.tailLog {
-            let bytes = Array(result.log.utf8.suffix(4096))
-            logResult = Data(bytes).base64EncodedString()
-        }
-        return InvokeResponse(statusCode: 200, payload: result.payload, executedVersion: executedVersion,
-                              functionError: result.functionError, logResult: logResult, result: result)
+        return (result, executedVersion)
     }
 
     /// The configuration to run for `name` + `qualifier`: `$LATEST` from disk, a version from its snapshot,

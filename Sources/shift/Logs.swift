@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+/// `shift logs`: a function's log lines (group `/aws/lambda/<function>`) from the state folder.
+struct Logs: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a function's logs (START/END/REPORT and its own lines), optionally following new ones.",
+        discussion: "Each line: the log stream (YYYY/MM/DD/[version]environment), the time (UTC) and the message.")
+
+    @Argument(help: "The function's logical id or name.")
+    var function: String
+
+    @Option(help: "How far back: 90s, 10m, 2h, 1d.")
+    var since: String = "10m"
+
+    @Flag(name: .shortAndLong, help: "Keep printing new lines until interrupted.")
+    var follow = false
+
+    @Option(name: .shortAndLong, help: "The SAM template (locates the default state folder, maps logical ids).")
+    var template: String = "template.yaml"
+
+    @OptionGroup var templateOptions: TemplateOptions
+    @OptionGroup var stateOptions: StateOptions
+
+    func validate() throws {
+        guard DurationText.milliseconds(since) != nil else { throw ValidationError("--since must look like 90s, 10m, 2h or 1d") }
+    }
+
+    func run() async throws {
+        do {
+            try await show()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("shift logs: error: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as StateError {
+            FileHandle.standardError.write(Data("shift logs: error: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func show() async throws {
+        let reference = ServiceSetup.functionName(function, template: template, options: templateOptions)
+        let name = (try? LambdaArn.parseFunctionReference(reference).name) ?? reference
+        let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
+        defer { try? store.close() }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var cursor = Int64(Date().timeIntervalSince1970 * 1000) - DurationText.milliseconds(since)!
+        var seenAtCursor = 0  // lines at exactly `cursor` already printed
+        while true {
+            let records = try await store.logs(function: name, from: cursor, limit: 5000)
+            var printed = 0
+            var out = ""
+            for (index, record) in records.enumerated() {
+                if index < seenAtCursor && record.timestamp == cursor { continue }
+                let time = formatter.string(from: Date(timeIntervalSince1970: Double(record.timestamp) / 1000))
+                out += "\(record.stream) \(time) \(record.message)\n"
+                printed += 1
+            }
+            if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+            if let last = records.last {
+                let atLast = records.reversed().prefix { $0.timestamp == last.timestamp }.count
+                seenAtCursor = last.timestamp == cursor ? max(seenAtCursor, atLast) : atLast
+                cursor = last.timestamp
+            }
+            if records.count == 5000 && printed > 0 { continue }  // more to read right away
+            guard follow else { return }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+    }
+}

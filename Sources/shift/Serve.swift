@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import Runtime
+import TemplateModel
+
+/// `shift serve`: every function of the template behind a local Lambda Invoke API (and CodeDeploy's hook call).
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the template's functions through a local Lambda Invoke API.",
+        discussion: """
+        Prints `listening on http://HOST:PORT` once bound. Point AWS SDKs and the AWS CLI at it with
+        --endpoint-url (any credentials); functions get it as AWS_ENDPOINT_URL_LAMBDA and
+        AWS_ENDPOINT_URL_CODEDEPLOY. Versions, aliases, metrics and logs persist in the state folder.
+        SIGINT/SIGTERM stop the server and every function process, and save metrics and logs.
+        """)
+
+    @Option(name: .shortAndLong, help: "The SAM template.")
+    var template: String = "template.yaml"
+
+    @Option(help: "The address to listen on.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "The port to listen on (0 picks a free one).")
+    var port: Int = 3001
+
+    @Option(help: "Run the service clock (metric periods, retry backoffs) this many times faster than real time.")
+    var timeScale: Double = 1
+
+    @OptionGroup var templateOptions: TemplateOptions
+    @OptionGroup var stateOptions: StateOptions
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number") }
+    }
+
+    func run() async throws {
+        do {
+            try await serve()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("shift serve: error: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as StateError {
+            FileHandle.standardError.write(Data("shift serve: error: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        } catch let error as RuntimeError {
+            FileHandle.standardError.write(Data("shift serve: error: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func serve() async throws {
+        let loaded = try TemplateFile.loadOrFail(template, options: try templateOptions.loadOptions())
+        let stateDirectory = stateOptions.directory(forTemplate: template)
+        let (definitions, skipped) = ServiceSetup.definitions(template: loaded, stateDirectory: stateDirectory)
+        for (function, reason) in skipped.sorted(by: { $0.key < $1.key }) {
+            FileHandle.standardError.write(Data("warning: \(function) is not served: \(reason)\n".utf8))
+        }
+        let stack = try await ServiceSetup.open(
+            definitions: definitions, stateDirectory: stateDirectory, region: loaded.pseudoParameters.region,
+            accountId: loaded.pseudoParameters.accountId, timeScale: timeScale)
+        let hooks = LifecycleHooks()
+        let server: InvokeAPIServer
+        do {
+            server = try await InvokeAPIServer.bind(host: host, port: port, service: stack.service, hooks: hooks)
+        } catch {
+            await stack.close()
+            throw error
+        }
+        // Functions reach the service on loopback even when it listens on every address.
+        let reachable = (host == "0.0.0.0" || host == "::") ? "http://127.0.0.1:\(server.port)" : server.url
+        await stack.service.setEndpoint(reachable, region: loaded.pseudoParameters.region)
+        let signals = Signals.stream()  // handlers in place before anyone learns the address
+        FileHandle.standardOutput.write(Data("listening on \(server.url)\n".utf8))
+        FileHandle.standardError.write(Data("serving \(definitions.map(\.name).joined(separator: ", ")) (state: \(stateDirectory.path))\n".utf8))
+
+        let runtime = stack.runtime
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                do { try await server.run() } catch {
+                    FileHandle.standardError.write(Data("shift serve: the server stopped: \(error)\n".utf8))
+                }
+            }
+            group.addTask { await stack.service.runEventQueue() }
+            group.addTask { await stack.metrics.runPeriodicFlush(every: .seconds(1)) }
+            group.addTask { await stack.logs.run(every: .milliseconds(250)) }
+            for await number in signals {
+                FileHandle.standardError.write(Data("shift serve: stopping (signal \(number)), shutting functions down…\n".utf8))
+                break
+            }
+            await server.closeListener()
+            // In-flight invocations end (answered as function errors) once their processes are gone.
+            await runtime.shutdown()
+            group.cancelAll()
+        }
+        await stack.close()
+        FileHandle.standardError.write(Data("shift serve: stopped\n".utf8))
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Runtime
+import TemplateModel
+
+/// The local Lambda service a command runs on: state store, metrics, logs, runtime and service, opened together.
+struct ServiceStack: Sendable {
+    let store: StateStore
+    let metrics: MetricsStore
+    let logs: LogRecorder
+    let runtime: LocalRuntime
+    let service: LambdaService
+    let clock: ScaledClock
+
+    /// Ends every function process, writes pending metrics and logs, and releases the state directory.
+    func close() async {
+        await runtime.shutdown()
+        try? metrics.flush()
+        try? await logs.flush()
+        try? store.close()
+    }
+}
+
+/// Shared setup of `shift serve` and `shift bench serve`: template → `FunctionDefinition`s (through
+/// `FunctionMapping`), then the stores, the runtime and the service.
+enum ServiceSetup {
+    /// The definitions of every function of `template` that can run here; the others (S3 code, images,
+    /// published layer ARNs) come back with the reason, for the caller to warn about or refuse.
+    static func definitions(template: Template, stateDirectory: URL) -> (definitions: [FunctionDefinition], skipped: [String: String]) {
+        let mapping = FunctionMapping(template: template, stateDirectory: stateDirectory)
+        let names = Set(template.functions.map(\.functionName))
+        let logicalIds = Dictionary(template.functions.map { ($0.logicalId, $0.functionName) }, uniquingKeysWith: { a, _ in a })
+        var definitions: [FunctionDefinition] = []
+        var skipped: [String: String] = [:]
+        for function in template.functions {
+            do {
+                definitions.append(FunctionDefinition(
+                    latest: try mapping.configuration(for: function),
+                    publishesAllProperties: function.autoPublishAliasAllProperties,
+                    asyncConfig: asyncConfig(of: function, functionNames: names, logicalIds: logicalIds),
+                    description: function.versionDescription ?? function.description ?? ""))
+            } catch let error as CLIError {
+                skipped[function.logicalId] = error.message
+            } catch {
+                skipped[function.logicalId] = "\(error)"
+            }
+        }
+        return (definitions, skipped)
+    }
+
+    /// `EventInvokeConfig` and `DeadLetterQueue`: Lambda destinations that are functions of this template
+    /// become local invocations; every other target is kept in the state directory.
+    static func asyncConfig(of function: Function, functionNames: Set<String>, logicalIds: [String: String]) -> AsyncInvokeConfig {
+        func destination(_ value: EventInvokeConfig.Destination?) -> AsyncInvokeConfig.Destination? {
+            guard let value, let target = value.destination, !target.isEmpty else { return nil }
+            if let (name, qualifier) = try? LambdaArn.parseFunctionReference(target) {
+                let local = logicalIds[name] ?? name
+                if functionNames.contains(local) { return .function(qualifier.map { "\(local):\($0)" } ?? local) }
+            }
+            return .other(target)
+        }
+        let config = function.eventInvokeConfig
+        let deadLetter = function.properties["DeadLetterQueue"]?.mapValue?["TargetArn"]?.stringValue
+        return AsyncInvokeConfig(
+            maximumRetryAttempts: config?.maximumRetryAttempts ?? 2,
+            maximumEventAgeInSeconds: config?.maximumEventAgeInSeconds ?? 21_600,
+            onSuccess: destination(config?.onSuccess), onFailure: destination(config?.onFailure),
+            deadLetterTarget: deadLetter)
+    }
+
+    /// Opens the state directory (failing fast, naming the holder, when another process has it) and
+    /// everything on top of it.
+    static func open(definitions: [FunctionDefinition], stateDirectory: URL, region: String, accountId: String, timeScale: Double,
+                     lockTimeout: Duration = .seconds(1), routingSeed: UInt64? = nil,
+                     configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> ServiceStack {
+        let store = try await StateStore.open(
+            directory: stateDirectory,
+            options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), lockTimeout: lockTimeout))
+        do {
+            let clock = ScaledClock(timeScale: timeScale)
+            let metrics = try MetricsStore(store: store)
+            let logs = LogRecorder(store: store, clock: clock)
+            var options = LocalRuntime.Options()
+            options.logHandler = logs.handler
+            configure(&options)
+            let runtime = try LocalRuntime(options: options)
+            let service = LambdaService(store: store, metrics: metrics, runtime: runtime, clock: clock, routingSeed: routingSeed)
+            try await service.register(definitions)
+            return ServiceStack(store: store, metrics: metrics, logs: logs, runtime: runtime, service: service, clock: clock)
+        } catch {
+            try? store.close()
+            throw error
+        }
+    }
+
+    /// A function's local name from a logical id or name, using the template when it can be read.
+    static func functionName(_ reference: String, template: String, options: TemplateOptions) -> String {
+        guard FileManager.default.fileExists(atPath: template),
+              let loaded = try? TemplateFile.load(template, options: try options.loadOptions()).template else { return reference }
+        let (name, qualifier) = (try? LambdaArn.parseFunctionReference(reference)) ?? (reference, nil)
+        guard let function = loaded.function(named: name) else { return reference }
+        return qualifier.map { "\(function.functionName):\($0)" } ?? function.functionName
+    }
+}
