@@ -44,7 +44,7 @@ struct Status: AsyncParsableCommand {
                 },
                 "Aliases": aliases.map { (try? JSONSerialization.jsonObject(with: $0.jsonData())) ?? [:] },
             ])
-            lines.append("\(name): versions \(versions.map(\.versionString).joined(separator: ", "))")
+            lines.append("\(name): " + (versions.isEmpty ? "no published version" : "versions \(versions.map(\.versionString).joined(separator: ", "))"))
             for alias in aliases {
                 let extra = alias.additionalVersion.map { ", version \($0.version) \(DeployOutput.percent($0.weight))" } ?? ""
                 lines.append("  alias \(alias.name) → version \(alias.functionVersion)\(extra)")
