@@ -110,18 +110,22 @@ struct RolloutLoop {
                 let service = session.service
                 group.addTask { await replay.run(service: service, targets: targets, until: { done.isSet }) }
             }
-            let started = startedAt
             var nextEvaluation: Int64 = 0
             var lastStatus = ContinuousClock.now - .seconds(1)
             for index in rollouts.indices {
                 let now = instant()
-                let name = rollouts[index].functionName
-                output.event("deployment.started", function: name, alias: rollouts[index].alias,
-                             ["deploymentId": rollouts[index].deploymentId, "from": rollouts[index].oldVersion, "to": rollouts[index].newVersion,
-                              "strategy": rollouts[index].rollout.configuration.schedule.name,
-                              "schedule": rollouts[index].rollout.configuration.schedule.points.map { ["minute": $0.minute, "percent": $0.percent] }],
-                             text: "deployment \(rollouts[index].deploymentId) started: version \(rollouts[index].oldVersion) → \(rollouts[index].newVersion), \(rollouts[index].rollout.configuration.schedule.name)")
-                evaluateAlarms(&rollouts[index], at: now)
+                let rollout = rollouts[index]
+                let schedule = rollout.rollout.configuration.schedule
+                output.event("deployment.started", function: rollout.functionName, alias: rollout.alias,
+                             ["deploymentId": rollout.deploymentId, "from": rollout.oldVersion, "to": rollout.newVersion, "strategy": schedule.name,
+                              "schedule": schedule.points.map { ["minute": $0.minute, "percent": $0.percent] }],
+                             text: "deployment \(rollout.deploymentId) started: version \(rollout.oldVersion) → \(rollout.newVersion), \(schedule.name)")
+                // An alarm already in ALARM fails the deployment before it starts, as in CodeDeploy.
+                for (name, evaluation) in evaluateAlarms(&rollouts[index], at: now) {
+                    let actions = rollouts[index].rollout.alarmChanged(name, to: evaluation.state, reason: evaluation.reason, at: now)
+                    try await perform(actions, on: &rollouts[index], input: "alarm \(name) \(evaluation.state.rawValue)", at: now, group: &group)
+                }
+                guard rollouts[index].finished == nil else { continue }
                 let actions = rollouts[index].rollout.start(at: now)
                 try await perform(actions, on: &rollouts[index], input: "start", at: now, group: &group)
             }
@@ -149,7 +153,7 @@ struct RolloutLoop {
                 }
                 if ContinuousClock.now - lastStatus >= .milliseconds(500) {
                     lastStatus = ContinuousClock.now
-                    output.status(statusLine(rollouts, since: started, at: now))
+                    output.status(statusLine(rollouts, since: startedAt, at: now))
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }

@@ -8,7 +8,7 @@ struct DeployFixture {
     var state: String { folder.appendingPathComponent("state").path }
     var traffic: String { folder.appendingPathComponent("traffic.jsonl").path }
 
-    init(hooks: String = "", extraResources: String = "") throws {
+    init(hooks: String = "", extraResources: String = "", treatMissingData: String = "notBreaching") throws {
         folder = try CLI.temporaryDirectory()
         let releases = [
             "good1": "def handler(event, context):\n    return {'release': 1}\n",
@@ -42,7 +42,7 @@ struct DeployFixture {
               ComparisonOperator: GreaterThanThreshold
               EvaluationPeriods: 1
               Threshold: 10
-              TreatMissingData: notBreaching
+              TreatMissingData: \(treatMissingData)
               Metrics:
                 - Id: rate
                   Expression: errors / invocations * 100
@@ -173,6 +173,18 @@ struct DeployCommandTests {
                                             "--rate", "60", "--alarm-error-rate", "20%"])
         #expect(run.status == 3)
         #expect(run.events.contains { $0["event"] as? String == "alarm.changed" && ($0["alarm"] as? String)?.hasPrefix("--alarm-error-rate") == true && $0["state"] as? String == "ALARM" })
+        #expect(try app.alias()?["FunctionVersion"] as? String == "1")
+    }
+
+    @Test func alarmAlreadyInAlarmFailsBeforeAnyShift() throws {
+        let app = try DeployFixture(treatMissingData: "breaching")
+        #expect(try app.deploy("good1").status == 0)
+        let run = try app.deploy("good2", DeployFixture.fast)
+        #expect(run.status == 3)
+        #expect(!run.events.contains { $0["event"] as? String == "traffic.shifted" })
+        #expect(!run.events.contains { $0["event"] as? String == "hook.started" })
+        let failed = run.events.first { $0["event"] as? String == "deployment.failed" }
+        #expect((failed?["reason"] as? String)?.contains("ErrorRate") == true)
         #expect(try app.alias()?["FunctionVersion"] as? String == "1")
     }
 
