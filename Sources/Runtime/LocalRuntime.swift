@@ -8,6 +8,18 @@ import NIOPosix
 /// Owns the execution environments of many functions and versions (keyed by name + version, so
 /// versions never share one), keeps them warm and reuses them, shuts idle ones down, enforces
 /// reserved and overall concurrency (throttling, as Lambda does, rather than queueing).
+///
+/// Known differences from Lambda:
+/// - Layers are merged into a private folder, not mounted at `/opt`: code that hard-codes an
+///   absolute `/opt/...` path does not find them (use `PATH`, `PYTHONPATH`, `NODE_PATH`,
+///   `LD_LIBRARY_PATH`, which point at the merged folder). Likewise the code folder is its real
+///   path, not `/var/task`.
+/// - Functions run on the machine's `python3` / `node` (a differing version is a warning) and the
+///   machine's libraries; Python also sees the machine's site-packages after the code and layers
+///   (`Options.includeMachineSitePackages`), but no bundled boto3.
+/// - Memory is measured (peak RSS of the process tree, sampled every 50 ms and at each answer) and
+///   enforced by killing the environment, not by a cgroup; CPU is not scaled with `MemorySize`.
+/// - No network or filesystem isolation; `TMPDIR` is a private folder (not `/tmp`), removed at shutdown.
 public actor LocalRuntime {
     /// Tunables; the defaults suit a developer machine.
     public struct Options: Sendable {
@@ -296,10 +308,13 @@ public actor LocalRuntime {
     }
 
     private static func makeTraceId() -> String {
-        let hex = "0123456789abcdef"
-        func random(_ n: Int) -> String { String((0..<n).map { _ in hex.randomElement()! }) }
-        let epoch = String(Int(Date().timeIntervalSince1970), radix: 16)
-        return "Root=1-\(epoch)-\(random(24));Parent=\(random(16));Sampled=0"
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let s = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, digits - s.count)) + s
+        }
+        let epoch = hex(UInt64(Date().timeIntervalSince1970), 8)
+        let root = hex(UInt64.random(in: 0...UInt64.max) >> 32, 8) + hex(UInt64.random(in: 0...UInt64.max), 16)
+        return "Root=1-\(epoch)-\(root);Parent=\(hex(UInt64.random(in: 0...UInt64.max), 16));Sampled=0"
     }
 }
 

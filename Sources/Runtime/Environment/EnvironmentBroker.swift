@@ -73,6 +73,7 @@ final class EnvironmentBroker: Sendable {
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         var idleGeneration = 0
         var idleSince: NIODeadline = .now()
+        var lastMemoryRead: NIODeadline = .uptimeNanoseconds(0)
         var idleTimerArmed = false
         var outputFD: Int32 = -1
     }
@@ -173,7 +174,8 @@ final class EnvironmentBroker: Sendable {
             case .some(nil):
                 break  // delivered when the runtime calls `next`
             case .some(let parked?):
-                deliver(to: parked)
+                // One hop onto the loop: the write and the timeout then need no further wake-ups.
+                loop.execute { [self] in deliver(to: parked) }
             }
         }
     }
@@ -372,8 +374,14 @@ final class EnvironmentBroker: Sendable {
 
     /// Writes END/REPORT, builds the result and resumes the caller.
     private func complete() {
-        let pidNow = state.withLock { $0.pid }
-        let memoryKB = ProcessMemory.treeKilobytes(pid: pidNow)
+        // /proc is read at most every few milliseconds (the 50 ms sampler covers long invocations).
+        let now = NIODeadline.now()
+        let pidNow = state.withLock { state -> pid_t in
+            guard now - state.lastMemoryRead >= .milliseconds(5) || state.finishing?.ending.isFault == true else { return 0 }
+            state.lastMemoryRead = now
+            return state.pid
+        }
+        let memoryKB = pidNow > 0 ? ProcessMemory.treeKilobytes(pid: pidNow) : nil
 
         let finished = state.withLock { state -> (CheckedContinuation<InvocationOutcome, Never>, CompletedInvocation, [LogEvent], discard: Bool)? in
             guard let finishing = state.finishing else { return nil }
