@@ -4,20 +4,56 @@ enum BundledBootstraps {
     /// Raw-socket HTTP/1.1 keep-alive client: ~160 µs a request cheaper than `http.client`.
     static let python = #"""
 # shift's Python bootstrap: a Lambda Runtime API client on the standard library only.
-import os, sys, socket, json, time
+import os, sys, json, time
+import _socket  # not `socket`: that module pulls in enum and selectors, slower to start
 
 _api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 _host, _, _port = _api.rpartition(":")
 _head_extra = "Host: " + _api + "\r\n"
 _sock = None
-_rfile = None
+_buf = b""
 
 
 def _connect():
-    global _sock, _rfile
-    _sock = socket.create_connection((_host, int(_port)))
-    _sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    _rfile = _sock.makefile("rb")
+    global _sock, _buf
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    s.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    s.connect((_host, int(_port)))
+    _sock = s
+    _buf = b""
+
+
+def _read_response():
+    global _buf
+    buf = _buf
+    while True:
+        i = buf.find(b"\r\n\r\n")
+        if i >= 0:
+            break
+        chunk = _sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("Runtime API closed the connection")
+        buf += chunk
+    lines = buf[:i].decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    n = int(hdrs.get("content-length", "0"))
+    rest = buf[i + 4:]
+    if len(rest) < n:
+        parts = [rest]
+        have = len(rest)
+        while have < n:
+            chunk = _sock.recv(max(65536, n - have))
+            if not chunk:
+                raise ConnectionError("Runtime API closed the connection")
+            parts.append(chunk)
+            have += len(chunk)
+        rest = b"".join(parts)
+    _buf = rest[n:]
+    return status, hdrs, rest[:n]
 
 
 def _request(method, path, body=b"", headers=""):
@@ -32,28 +68,12 @@ def _request(method, path, body=b"", headers=""):
                 _sock.sendall(head.encode("latin-1") + body)
             else:
                 _sock.sendall(head.encode("latin-1"))
-            status_line = _rfile.readline()
-            if not status_line:
-                raise ConnectionError("Runtime API closed the connection")
-            status = int(status_line.split(b" ", 2)[1])
-            hdrs = {}
-            length = 0
-            while True:
-                line = _rfile.readline()
-                if line == b"\r\n" or line == b"\n" or not line:
-                    break
-                k, _, v = line.decode("latin-1").partition(":")
-                k = k.strip().lower()
-                v = v.strip()
-                hdrs[k] = v
-                if k == "content-length":
-                    length = int(v)
-            data = _rfile.read(length) if length else b""
+            status, hdrs, data = _read_response()
             if hdrs.get("connection", "").lower() == "close":
                 _sock.close()
                 _sock = None
             return status, hdrs, data
-        except (ConnectionError, OSError):
+        except OSError:
             _sock = None
             if attempt:
                 raise
