@@ -104,3 +104,29 @@ let curlBootstrap = """
         }
     }
 }
+
+extension ProvidedRuntimeTests {
+    /// curl sends `Expect: 100-continue` for bodies over 1 MB and waits a second unless answered.
+    @Test func largeCurlResponseGetsContinue() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["bootstrap": """
+            #!/bin/sh
+            set -eu
+            API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+            { printf '"'; head -c 2000000 /dev/zero | tr '\\0' a; printf '"'; } > "$TMPDIR/big.json"
+            while true; do
+              HEADERS="$(mktemp)"
+              curl -sS -o /dev/null -D "$HEADERS" "$API/next"
+              ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+              curl -sS -X POST "$API/$ID/response" --data-binary @"$TMPDIR/big.json" > /dev/null
+            done
+            """], executable: ["bootstrap"])
+        let config = FunctionConfiguration(functionName: "bigcurl", runtime: "provided.al2023", codeDirectory: code)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            _ = try await runtime.invoke(config, payload: bytes("{}"))
+            let warm = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(warm.payload.count == 2_000_002)
+            #expect(warm.duration < .milliseconds(900), "curl waited for 100 Continue: \(warm.duration)\n\(warm.log)")
+        }
+    }
+}

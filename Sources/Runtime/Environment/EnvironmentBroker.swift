@@ -93,11 +93,11 @@ final class EnvironmentBroker: Sendable {
 
     /// Records the spawned process and a duplicate of its output pipe's read end (only to ask how
     /// many bytes are unread: NIO reads the pipe).
-    func attach(pid: pid_t, outputFD: Int32) {
+    func attach(pid: pid_t, outputFD: Int32, spawnedAt: NIODeadline) {
         state.withLock {
             $0.pid = pid
             $0.outputFD = outputFD
-            $0.spawnedAt = .now()
+            $0.spawnedAt = spawnedAt
         }
         loop.scheduleTask(in: TimeAmount(identity.initTimeout)) { [self] in
             let stillInitializing = state.withLock { $0.phase == .initializing }
