@@ -4,8 +4,56 @@ enum BundledBootstraps {
     /// Raw-socket HTTP/1.1 keep-alive client: ~160 µs a request cheaper than `http.client`.
     static let python = #"""
 # shift's Python bootstrap: a Lambda Runtime API client on the standard library only.
-import os, sys, json, time
+import os, sys, time
 import _socket  # not `socket`: that module pulls in enum and selectors, slower to start
+
+
+def _json_codec():
+    """loads/dumps on the C accelerator alone: importing `json` costs ~10 ms (re, enum) per cold start."""
+    try:
+        import _json
+
+        class _Context(object):
+            strict = True
+            object_hook = None
+            object_pairs_hook = None
+            parse_float = float
+            parse_int = int
+            parse_constant = {"-Infinity": float("-inf"), "Infinity": float("inf"), "NaN": float("nan")}.__getitem__
+            memo = {}
+
+        scan = _json.make_scanner(_Context())
+
+        def default(o):
+            raise TypeError("Object of type %s is not JSON serializable" % o.__class__.__name__)
+
+        encode = _json.make_encoder(None, default, _json.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+
+        def loads(data):
+            text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+            text = text.strip(" \t\n\r")
+            try:
+                value, end = scan(text, 0)
+            except StopIteration:
+                import json
+                return json.loads(text)  # raises json's own, precise error
+            if end != len(text):
+                import json
+                return json.loads(text)
+            return value
+
+        def dumps(value):
+            if isinstance(value, str):
+                return _json.encode_basestring_ascii(value)
+            return "".join(encode(value, 0))
+
+        return loads, dumps
+    except Exception:
+        import json
+        return json.loads, json.dumps
+
+
+_loads, _dumps = _json_codec()
 
 _api = os.environ["AWS_LAMBDA_RUNTIME_API"]
 _host, _, _port = _api.rpartition(":")
@@ -80,17 +128,19 @@ def _request(method, path, body=b"", headers=""):
 
 
 class LambdaContext(object):
+    # Fixed for the life of the environment: read once, not per invocation.
+    function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+    memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+    log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+    log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
     def __init__(self, request_id, deadline_ms, arn, client_context, identity):
         self.aws_request_id = request_id
         self._deadline_ms = deadline_ms
         self.invoked_function_arn = arn
         self.client_context = client_context
         self.identity = identity
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
 
     def get_remaining_time_in_millis(self):
         return max(int(self._deadline_ms - time.time() * 1000), 0)
@@ -113,7 +163,7 @@ def _log_error(doc):
 
 def _init_error(doc):
     _log_error(doc)
-    _request("POST", "init/error", json.dumps(doc).encode(), "Lambda-Runtime-Function-Error-Type: %s\r\n" % doc["errorType"])
+    _request("POST", "init/error", _dumps(doc).encode(), "Lambda-Runtime-Function-Error-Type: %s\r\n" % doc["errorType"])
     sys.exit(1)
 
 
@@ -125,8 +175,8 @@ def _load_handler():
                      "errorType": "Runtime.MalformedHandlerName", "stackTrace": []})
     modname = modname.replace("/", ".")
     try:
-        import importlib
-        module = importlib.import_module(modname)
+        __import__(modname)
+        module = sys.modules[modname]
     except ImportError as exc:
         _init_error({"errorMessage": "Unable to import module '%s': %s" % (modname, exc),
                      "errorType": "Runtime.ImportModuleError", "stackTrace": []})
@@ -147,8 +197,8 @@ def main():
     if task_root and task_root not in sys.path:
         sys.path.insert(0, task_root)
     handler = _load_handler()
-    dumps = json.dumps
-    loads = json.loads
+    dumps = _dumps
+    loads = _loads
     while True:
         status, hdrs, body = _request("GET", "invocation/next")
         if status != 200:
