@@ -86,6 +86,7 @@ struct BenchRuntime: AsyncParsableCommand {
         }
         let warmPy = try await warm(py)
         let warmC = try await warm(c)
+        let warmJs = try await warm(js)
 
         // Throughput with 1 and 4 concurrent callers.
         func throughput(_ config: FunctionConfiguration, callers: Int) async throws -> Double {
@@ -120,7 +121,7 @@ struct BenchRuntime: AsyncParsableCommand {
         print("cold start to first result  python \(f(coldPy.wall)) ms (init \(f(coldPy.initMs)) ms) = bare python -S + \(f(coldPy.wall - barePythonS)) ms, bare python + \(f(coldPy.wall - barePython)) ms")
         print("                            node   \(f(coldJs.wall)) ms (init \(f(coldJs.initMs)) ms) = bare node + \(f(coldJs.wall - bareNode)) ms (ratio \(f(coldJs.wall / bareNode))x)")
         print("                            C      \(f(coldC.wall)) ms (init \(f(coldC.initMs)) ms) = /bin/true + \(f(coldC.wall - bareTrue)) ms")
-        print("warm invoke                 python p50 \(us(warmPy.p50)) p99 \(us(warmPy.p99)); provided(C) p50 \(us(warmC.p50)) p99 \(us(warmC.p99))")
+        print("warm invoke                 python p50 \(us(warmPy.p50)) p99 \(us(warmPy.p99)); provided(C) p50 \(us(warmC.p50)) p99 \(us(warmC.p99)); node p50 \(us(warmJs.p50)) p99 \(us(warmJs.p99))")
         print("throughput                  provided(C) 1 caller \(Int(c1))/s, 4 callers \(Int(c4))/s (x\(f(c4 / c1))); python 1 caller \(Int(py1))/s, 4 callers \(Int(py4))/s (x\(f(py4 / py1)))")
     }
 
