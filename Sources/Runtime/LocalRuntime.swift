@@ -230,6 +230,9 @@ public actor LocalRuntime {
         }
         environments[key, default: []].append(environment)
         busy.insert(environment.id)
+        options.logger.debug(
+            "started execution environment",
+            metadata: ["function": "\(key)", "environment": "\(environment.id)", "pid": "\(environment.pid)"])
         return (environment, plan.warnings)
     }
 
@@ -275,6 +278,7 @@ public actor LocalRuntime {
             optDirectory = folder
         }
         let plan = try await LaunchPlan.make(config, optDirectory: optDirectory, bootstrapDirectory: bootstrapDirectory, options: options)
+        for warning in plan.warnings { options.logger.notice("\(warning)") }
         plans[key] = plan
         configurations[key] = config
         return plan
