@@ -269,7 +269,13 @@ public actor LocalRuntime {
         if !config.layers.isEmpty {
             let folder = "\(workDirectory)/opt/\(Self.safeName(config.functionName))-\(Self.safeName(config.version))-\(UInt32.random(in: 0...UInt32.max))"
             do {
-                try LayerMerger.merge(config.layers, into: folder)
+                // Copying a large layer takes a while: off the actor, so other invocations go on.
+                let layers = config.layers
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    Thread.detachNewThread {
+                        continuation.resume(with: Result { try LayerMerger.merge(layers, into: folder) })
+                    }
+                }
             } catch let error as RuntimeError {
                 throw error
             } catch {

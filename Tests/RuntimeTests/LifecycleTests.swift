@@ -140,3 +140,21 @@ import Testing
         #expect(EnvironmentBroker.billedMilliseconds(.milliseconds(3)) == 3)
     }
 }
+
+extension LifecycleTests {
+    @Test func hugeOutputIsCutInTheInvocationLogOnly() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "import sys\ndef handler(e, c):\n    for i in range(30000):\n        sys.stdout.write('line %d %s\\n' % (i, 'x' * 60))\n    return 'ok'\n"])
+        let config = FunctionConfiguration(functionName: "chatty", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
+        let count = Mutex(0)
+        let options = testOptions { $0.logHandler = { event in if event.message.hasPrefix("line ") { count.withLock { $0 += 1 } } } }
+        try await withLocalRuntime(options: options) { runtime in
+            let result = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(result.text == "\"ok\"")
+            #expect(result.log.utf8.count < 1_100_000)
+            #expect(result.log.contains("[shift: this invocation's log is cut"))
+            #expect(result.log.contains("END RequestId: \(result.requestId)\nREPORT RequestId: "))
+        }
+        #expect(count.withLock { $0 } == 30000)
+    }
+}

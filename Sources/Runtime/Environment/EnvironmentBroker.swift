@@ -65,6 +65,7 @@ final class EnvironmentBroker: Sendable {
         var lastFinishedRequestId: String?
         /// The log of the invocation being served (init output first, on a cold start).
         var log = ""
+        var logTruncated = false
         /// Bytes after the last newline the process printed.
         var partialLine: [UInt8] = []
         var peakKilobytes = 0
@@ -190,7 +191,7 @@ final class EnvironmentBroker: Sendable {
             current.deliveredAt = now
             state.current = current
             let line = "START RequestId: \(current.request.requestId) Version: \(identity.version)"
-            return (current.request, appendLine(line, to: &state))
+            return (current.request, appendLine(line, to: &state, framing: true))
         }
         guard let (request, events) = prepared else { return }
         emit(events)
@@ -399,24 +400,25 @@ final class EnvironmentBroker: Sendable {
             let discard = result.discard || overMemory
             if current.deliveredAt == nil {
                 // Never reached the runtime (init failed first): Lambda still frames it.
-                events += appendLine("START RequestId: \(requestId) Version: \(identity.version)", to: &state)
+                events += appendLine("START RequestId: \(requestId) Version: \(identity.version)", to: &state, framing: true)
             }
             flushPartialLine(state: &state, into: &events)
-            for line in result.logLines { events += appendLine(line, to: &state) }
+            for line in result.logLines { events += appendLine(line, to: &state, framing: true) }
             let duration = current.deliveredAt.map { Duration.nanoseconds(Int64((finishing.endedAt - $0).nanoseconds)) } ?? .zero
             let initDuration = state.pendingInitDuration
                 ?? (wasInitializing ? .nanoseconds(Int64((finishing.endedAt - state.spawnedAt).nanoseconds)) : nil)
             state.pendingInitDuration = nil
             let maxMemoryMB = max(1, (state.peakKilobytes + 1023) / 1024)
-            events += appendLine("END RequestId: \(requestId)", to: &state)
+            events += appendLine("END RequestId: \(requestId)", to: &state, framing: true)
             var report = "REPORT RequestId: \(requestId)\tDuration: \(Self.milliseconds(duration)) ms\tBilled Duration: \(Self.billedMilliseconds(duration)) ms\tMemory Size: \(identity.memorySizeMB) MB\tMax Memory Used: \(maxMemoryMB) MB"
             if let initDuration { report += "\tInit Duration: \(Self.milliseconds(initDuration)) ms" }
             if discard, let type = result.errorType { report += "\tStatus: error\tError Type: \(type)" }
-            events += appendLine(report, to: &state)
+            events += appendLine(report, to: &state, framing: true)
             let completed = CompletedInvocation(
                 payload: result.payload, functionError: result.errorType == nil ? nil : "Unhandled", errorType: result.errorType,
                 duration: duration, initDuration: initDuration, maxMemoryUsedMB: maxMemoryMB, log: state.log)
             state.log = ""
+            state.logTruncated = false
             if discard {
                 state.phase = .terminated
             } else if state.phase != .terminated {
@@ -589,9 +591,17 @@ final class EnvironmentBroker: Sendable {
         events += appendLine(line, to: &state)
     }
 
-    private func appendLine(_ line: String, to state: inout State) -> [LogEvent] {
-        state.log += line
-        state.log += "\n"
+    /// An invocation's own log keeps at most this much function output (the log handler gets it all).
+    static let maximumLogBytes = 1 << 20
+
+    private func appendLine(_ line: String, to state: inout State, framing: Bool = false) -> [LogEvent] {
+        if framing || state.log.utf8.count + line.utf8.count < Self.maximumLogBytes {
+            state.log += line
+            state.log += "\n"
+        } else if !state.logTruncated {
+            state.logTruncated = true
+            state.log += "[shift: this invocation's log is cut at \(Self.maximumLogBytes) bytes; the log stream has every line]\n"
+        }
         guard logSink != nil else { return [] }
         return [LogEvent(
             functionName: identity.functionName, version: identity.version, logGroupName: identity.logGroupName,
