@@ -95,6 +95,12 @@ public actor LocalRuntime {
 
     /// Runs one synchronous invocation. Function failures come back in the result
     /// (`functionError`); throttling, oversized requests and unusable configurations throw `RuntimeError`.
+    ///
+    /// - Parameters:
+    ///   - requestId: defaults to a new UUID.
+    ///   - clientContext: the client context JSON (already base64-decoded from `X-Amz-Client-Context`).
+    ///   - cognitoIdentity: the Cognito identity JSON, if any.
+    ///   - invokedFunctionArn: the ARN the caller used (e.g. with `:live`); defaults to the version's ARN.
     public func invoke(
         _ config: FunctionConfiguration,
         payload: [UInt8],

@@ -158,3 +158,23 @@ extension LifecycleTests {
         #expect(count.withLock { $0 } == 30000)
     }
 }
+
+extension LifecycleTests {
+    @Test func changedLatestConfigurationGetsAFreshEnvironment() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "import os\ndef handler(e, c):\n    return os.environ.get('GREETING')\n"])
+        var config = FunctionConfiguration(functionName: "mutable", runtime: "python3.11", handler: "app.handler", codeDirectory: code, environment: ["GREETING": "hello"])
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let first = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(first.text == "\"hello\"")
+            config.environment["GREETING"] = "bonjour"
+            let second = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(second.text == "\"bonjour\"")
+            #expect(second.environmentId != first.environmentId)
+            await runtime.shutdownEnvironments(of: "mutable")
+            #expect(await runtime.environmentStatuses().isEmpty)
+            let third = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(third.isColdStart)
+        }
+    }
+}
