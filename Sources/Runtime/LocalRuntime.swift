@@ -219,7 +219,7 @@ public actor LocalRuntime {
         configurations[key] = config
         environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
         let plan = try await plan(for: config)
-        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable }) {
+        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable && $0.config == config }) {
             busy.insert(warm.id)
             return (warm, plan.warnings)
         }
@@ -246,8 +246,12 @@ public actor LocalRuntime {
         busy.remove(environment.id)
         useCounter += 1
         lastUsed[environment.id] = useCounter
+        let key = environment.config.environmentKey
+        if configurations[key] != environment.config {
+            // $LATEST changed while this environment was busy: it runs stale code or settings.
+            environment.broker.terminate()
+        }
         if !environment.isAvailable {
-            let key = environment.config.environmentKey
             environments[key]?.removeAll { $0 === environment }
             lastUsed[environment.id] = nil
         }
