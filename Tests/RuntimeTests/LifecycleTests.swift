@@ -145,7 +145,7 @@ extension LifecycleTests {
     @Test func hugeOutputIsCutInTheInvocationLogOnly() async throws {
         let fixtures = try FixtureFolder()
         let code = try fixtures.write("fn", ["app.py": "import sys\ndef handler(e, c):\n    for i in range(30000):\n        sys.stdout.write('line %d %s\\n' % (i, 'x' * 60))\n    return 'ok'\n"])
-        let config = FunctionConfiguration(functionName: "chatty", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
+        let config = FunctionConfiguration(functionName: "chatty", runtime: "python3.11", handler: "app.handler", codeDirectory: code, timeout: 20)
         let count = Mutex(0)
         let options = testOptions { $0.logHandler = { event in if event.message.hasPrefix("line ") { count.withLock { $0 += 1 } } } }
         try await withLocalRuntime(options: options) { runtime in

@@ -549,21 +549,33 @@ final class EnvironmentBroker: Sendable {
 
     // MARK: - Output
 
-    /// Bytes the process printed (stdout and stderr share one pipe, as in Lambda).
-    func output(_ bytes: ByteBufferView) {
+    /// Bytes the process printed (stdout and stderr share one pipe, as in Lambda), split into lines
+    /// with memchr (a function printing megabytes must not wait for us).
+    func output(_ buffer: ByteBuffer) {
         var events: [LogEvent] = []
-        state.withLock { state in
-            var start = bytes.startIndex
-            var index = start
-            while let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) {
-                var line = state.partialLine
-                state.partialLine = []
-                line.append(contentsOf: bytes[start..<newline])
-                events += appendLine(String(decoding: line, as: UTF8.self), to: &state)
-                start = bytes.index(after: newline)
-                index = start
+        let timestamp = logSink == nil ? 0 : Self.epochMilliseconds()
+        buffer.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return }
+            state.withLock { state in
+                var start = 0
+                while start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) {
+                    let end = base.distance(to: UnsafeRawPointer(found))
+                    let chunk = UnsafeRawBufferPointer(start: base + start, count: end - start)
+                    let line: String
+                    if state.partialLine.isEmpty {
+                        line = String(decoding: chunk, as: UTF8.self)
+                    } else {
+                        state.partialLine.append(contentsOf: chunk)
+                        line = String(decoding: state.partialLine, as: UTF8.self)
+                        state.partialLine.removeAll(keepingCapacity: true)
+                    }
+                    appendLine(line, to: &state, events: &events, timestamp: timestamp)
+                    start = end + 1
+                }
+                if start < raw.count {
+                    state.partialLine.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: raw.count - start))
+                }
             }
-            state.partialLine.append(contentsOf: bytes[start...])
         }
         emit(events)
     }
@@ -595,6 +607,12 @@ final class EnvironmentBroker: Sendable {
     static let maximumLogBytes = 1 << 20
 
     private func appendLine(_ line: String, to state: inout State, framing: Bool = false) -> [LogEvent] {
+        var events: [LogEvent] = []
+        appendLine(line, to: &state, framing: framing, events: &events, timestamp: logSink == nil ? 0 : Self.epochMilliseconds())
+        return events
+    }
+
+    private func appendLine(_ line: String, to state: inout State, framing: Bool = false, events: inout [LogEvent], timestamp: Int64) {
         if framing || state.log.utf8.count + line.utf8.count < Self.maximumLogBytes {
             state.log += line
             state.log += "\n"
@@ -602,10 +620,10 @@ final class EnvironmentBroker: Sendable {
             state.logTruncated = true
             state.log += "[shift: this invocation's log is cut at \(Self.maximumLogBytes) bytes; the log stream has every line]\n"
         }
-        guard logSink != nil else { return [] }
-        return [LogEvent(
+        guard logSink != nil else { return }
+        events.append(LogEvent(
             functionName: identity.functionName, version: identity.version, logGroupName: identity.logGroupName,
-            logStreamName: identity.logStreamName, timestampMs: Self.epochMilliseconds(), message: line)]
+            logStreamName: identity.logStreamName, timestampMs: timestamp, message: line))
     }
 
     private func emit(_ events: [LogEvent]) {

@@ -147,7 +147,7 @@ private final class ProcessOutputHandler: ChannelInboundHandler {
     init(broker: EnvironmentBroker) { self.broker = broker }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        broker.output(unwrapInboundIn(data).readableBytesView)
+        broker.output(unwrapInboundIn(data))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
