@@ -38,8 +38,8 @@ import Testing
         zero.functionName = "zero"
         zero.reservedConcurrency = 0
         try await withLocalRuntime(options: testOptions()) { runtime in
-            async let slow = runtime.invoke(config, payload: bytes("0.5"))
-            try await Task.sleep(for: .milliseconds(100))
+            async let slow = runtime.invoke(config, payload: bytes("1"))
+            try await waitUntilBusy(runtime)
             let error = await #expect(throws: RuntimeError.self) { try await runtime.invoke(config, payload: bytes("0")) }
             #expect(error?.code == .tooManyRequests)
             #expect(error?.awsErrorType == "TooManyRequestsException")
@@ -58,8 +58,8 @@ import Testing
         var b = a
         b.functionName = "b"
         try await withLocalRuntime(options: testOptions { $0.maximumConcurrency = 1 }) { runtime in
-            async let slow = runtime.invoke(a, payload: bytes("0.5"))
-            try await Task.sleep(for: .milliseconds(100))
+            async let slow = runtime.invoke(a, payload: bytes("1"))
+            try await waitUntilBusy(runtime)
             let error = await #expect(throws: RuntimeError.self) { try await runtime.invoke(b, payload: bytes("0")) }
             #expect(error?.code == .tooManyRequests)
             #expect(try await slow.text == "\"ok\"")
