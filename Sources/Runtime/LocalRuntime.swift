@@ -91,6 +91,14 @@ public actor LocalRuntime {
         }
     }
 
+    /// Safety net for a runtime dropped without `shutdown()`: kill what is left (the waiter threads
+    /// reap the processes and remove their TMPDIRs).
+    deinit {
+        for environment in environments.values.flatMap({ $0 }) where environment.pid > 0 {
+            kill(-environment.pid, SIGKILL)
+        }
+    }
+
     // MARK: - Invoking
 
     /// Runs one synchronous invocation. Function failures come back in the result
@@ -165,6 +173,11 @@ public actor LocalRuntime {
     /// (such as an interpreter version that differs from the function's `Runtime`).
     public func prepare(_ config: FunctionConfiguration) async throws -> [String] {
         try await plan(for: config).warnings
+    }
+
+    /// Invocations in flight now, of one function or of all (the `ConcurrentExecutions` metric).
+    public func concurrentExecutions(of functionName: String? = nil) -> Int {
+        functionName.map { inFlightByFunction[$0, default: 0] } ?? inFlight
     }
 
     /// The environments alive right now.

@@ -40,6 +40,7 @@ import Testing
         try await withLocalRuntime(options: testOptions()) { runtime in
             async let slow = runtime.invoke(config, payload: bytes("1"))
             try await waitUntilBusy(runtime)
+            #expect(await runtime.concurrentExecutions(of: "reserved") == 1)
             let error = await #expect(throws: RuntimeError.self) { try await runtime.invoke(config, payload: bytes("0")) }
             #expect(error?.code == .tooManyRequests)
             #expect(error?.awsErrorType == "TooManyRequestsException")
@@ -176,5 +177,21 @@ extension LifecycleTests {
             let third = try await runtime.invoke(config, payload: bytes("{}"))
             #expect(third.isColdStart)
         }
+    }
+}
+
+extension LifecycleTests {
+    @Test func droppedRuntimeKillsItsProcesses() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "def handler(e, c):\n    return 1\n"])
+        let config = FunctionConfiguration(functionName: "dropped", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
+        var runtime: LocalRuntime? = try LocalRuntime(options: testOptions())
+        _ = try await runtime?.invoke(config, payload: bytes("{}"))
+        #expect(await runtime?.concurrentExecutions() == 0)
+        let pid = try #require(await runtime?.environmentStatuses().first?.pid)
+        runtime = nil
+        let deadline = ContinuousClock.now + .seconds(5)
+        while processExists(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!processExists(pid))
     }
 }
