@@ -30,6 +30,14 @@ enum YAMLReader {
             diagnostics.error("the document nests more than \(maximumDepth) levels deep; SAM templates never need that, so it was not read (check for runaway brackets or indentation)", at: deep)
             return nil
         }
+        // The common case straight from libyaml's events; anything unusual is read (and reported) through Yams.
+        if let node = EventComposer.compose(text, path: path) { return node }
+        return readWithYams(text, path: path, diagnostics: &diagnostics)
+    }
+
+    /// Reads through Yams' tree: slower, but it is the reference, and it words every YAML problem.
+    static func readWithYams(_ text: String, path: String, diagnostics: inout DiagnosticSink) -> Node? {
+        let start = SourceLocation(file: path, line: 1, column: 1)
         let yamsNode: Yams.Node?
         do {
             // The basic resolver has no regular expressions: Yams would otherwise run several per scalar to type it
