@@ -434,16 +434,19 @@ final class Resolver {
         }
         var output = ""
         var rest = Substring(template)
-        while let start = rest.range(of: "${") {
+        // On ASCII text bytes are characters, so the scan can run on UTF-8; other text keeps the character-wise search.
+        let ascii = template.utf8.allSatisfy { $0 < 0x80 }
+        while let start = ascii ? Self.asciiOpening(in: rest) : rest.range(of: "${") {
             output += rest[..<start.lowerBound]
             let afterStart = rest[start.upperBound...]
-            guard let end = afterStart.firstIndex(of: "}") else {
+            guard let end = ascii ? afterStart.utf8.firstIndex(of: UInt8(ascii: "}")) : afterStart.firstIndex(of: "}") else {
                 problem("unclosed '${' in Fn::Sub; close it with '}' or write '${!' for a literal", at: templateLocation)
                 output += rest[start.lowerBound...]
                 rest = ""
                 break
             }
-            let name = String(afterStart[..<end].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            let name = ascii ? Self.asciiTrimmingSpaces(afterStart[..<end])
+                : String(afterStart[..<end].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
             rest = afterStart[afterStart.index(after: end)...]
             if name.hasPrefix("!") {
                 output += "${" + name.dropFirst() + "}"
@@ -472,6 +475,27 @@ final class Resolver {
         }
         output += rest
         return .string(output)
+    }
+
+    /// Where `${` first occurs in ASCII text.
+    private static func asciiOpening(in text: Substring) -> Range<String.Index>? {
+        let bytes = text.utf8
+        var index = bytes.startIndex
+        while let dollar = bytes[index...].firstIndex(of: UInt8(ascii: "$")) {
+            let next = bytes.index(after: dollar)
+            guard next < bytes.endIndex else { return nil }
+            if bytes[next] == UInt8(ascii: "{") { return dollar..<bytes.index(after: next) }
+            index = next
+        }
+        return nil
+    }
+
+    /// ASCII text without leading and trailing spaces (only " ", as Fn::Sub names are trimmed).
+    private static func asciiTrimmingSpaces(_ text: Substring) -> String {
+        let bytes = text.utf8
+        guard let first = bytes.firstIndex(where: { $0 != UInt8(ascii: " ") }),
+              let last = bytes.lastIndex(where: { $0 != UInt8(ascii: " ") }) else { return "" }
+        return String(text[first...last])
     }
 
     // MARK: Fn::FindInMap

@@ -8,6 +8,24 @@ extension TemplateBuilder {
         "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"]
 
+    /// Whether `aliasNamePattern` matches: decided on the bytes for the usual names, by the expression for any other.
+    static func isValidAliasName(_ alias: String) -> Bool {
+        var allDigits = true
+        var plain = !alias.isEmpty
+        for byte in alias.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): continue
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                allDigits = false
+            default:
+                plain = false
+            }
+            if !plain { break }
+        }
+        if plain { return !allDigits }
+        return aliasNamePattern.firstMatch(in: alias, range: NSRange(alias.startIndex..., in: alias)) != nil
+    }
+
     /// A property's node and its resolved value, nil when absent or `AWS::NoValue`.
     struct Property {
         var node: Node
@@ -139,7 +157,7 @@ extension TemplateBuilder {
             let alias = resolver.resolve(aliasNode)?.stringValue ?? ""
             if alias.isEmpty {
                 error("AutoPublishAlias of '\(id)' is empty; an alias name is required to create an alias (e.g. 'live')", at: aliasNode.location)
-            } else if alias.count > 128 || Self.aliasNamePattern.firstMatch(in: alias, range: NSRange(alias.startIndex..., in: alias)) == nil {
+            } else if alias.count > 128 || !Self.isValidAliasName(alias) {
                 error("AutoPublishAlias name ('\(alias)') of '\(id)' must contain only alphanumeric characters, hyphens, or underscores matching (?!^[0-9]+$)([a-zA-Z0-9-_]+) pattern, at most 128 characters", at: aliasNode.location)
             } else {
                 function.autoPublishAlias = alias
@@ -573,6 +591,15 @@ extension TemplateBuilder {
 
     /// Hooks, alarms and destinations must name things that exist.
     mutating func checkReferences(_ template: inout Template) {
+        // `Template.alarm(named:)` by dictionary: the first alarm with that logical id, else the first with that name.
+        var alarmsById: [String: String] = [:]
+        var alarmsByName: [String: String] = [:]
+        if template.functions.contains(where: { !($0.deploymentPreference?.alarms.isEmpty ?? true) }) {
+            for alarm in template.alarms {
+                if alarmsById[alarm.logicalId] == nil { alarmsById[alarm.logicalId] = alarm.logicalId }
+                if alarmsByName[alarm.alarmName] == nil { alarmsByName[alarm.alarmName] = alarm.logicalId }
+            }
+        }
         for index in template.functions.indices {
             let function = template.functions[index]
             guard var preference = function.deploymentPreference else { continue }
@@ -584,7 +611,7 @@ extension TemplateBuilder {
                     error("the \(label) hook '\(hook)' of '\(function.logicalId)' is not a function of this template\(suggestion(for: hook, among: template.functions.map(\.logicalId)))", at: preference.location)
                 }
             }
-            preference.alarms = preference.alarms.map { template.alarm(named: $0)?.logicalId ?? $0 }
+            preference.alarms = preference.alarms.map { alarmsById[$0] ?? alarmsByName[$0] ?? $0 }
             template.functions[index].deploymentPreference = preference
         }
     }

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import TemplateModel
+
+/// Byte-level shortcuts must agree with the character-wise code and regular expressions they stand in for.
+@Suite("Fast paths: same results as the general code")
+struct FastPathTests {
+    static func value(_ sub: String) -> (TemplateValue?, [Diagnostic]) {
+        let result = load("""
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Stage: {Type: String, Default: dev}
+        Resources:
+          Topic:
+            Type: AWS::SNS::Topic
+        Outputs:
+          Out:
+            Value: !Sub '\(sub)'
+        """)
+        return (result.template?.outputs["Out"], result.diagnostics)
+    }
+
+    @Test(arguments: [
+        ("${Stage}", "dev"), ("${ Stage }", "dev"), ("a${Stage}b${Stage}", "adevbdev"), ("${!Literal}", "${Literal}"),
+        ("${ !Literal }", "${Literal}"), ("$${Stage}", "$dev"), ("$", "$"), ("end$", "end$"), ("{${Stage}}", "{dev}"),
+        ("$ {Stage}", "$ {Stage}"), ("${AWS::Region}", "us-east-1"), ("é-${Stage}-ü", "é-dev-ü"), ("${Stage}}", "dev}"),
+        ("${Topic.TopicName}", "Topic"),
+    ])
+    func subSubstitutes(template: String, expected: String) {
+        let (value, diagnostics) = Self.value(template)
+        #expect(value == .string(expected), "\(diagnostics.map(\.description))")
+    }
+
+    @Test(arguments: ["x-${Stage", "é-${Stage", "${"])
+    func subReportsUnclosedOpenings(template: String) {
+        let (_, diagnostics) = Self.value(template)
+        #expect(diagnostics.contains { $0.message.contains("unclosed '${'") && $0.location.line == 9 }, "\(diagnostics.map(\.description))")
+    }
+
+    @Test func aliasNamesAgreeWithThePattern() {
+        let names = ["live", "a-b_c", "Live2", "123", "0", "-", "_", "a b", "a.b", "a:b", "a\n", "12\n", "a\r\n", "é", "", "a@b", "Z9", "a/b",
+                     "[", "`", "^", "\\", "]", "a\u{2028}", "007x", "x\u{301}"]
+        for name in names {
+            let expected = TemplateBuilder.aliasNamePattern.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+            #expect(TemplateBuilder.isValidAliasName(name) == expected, "\(name.debugDescription)")
+        }
+    }
+}
