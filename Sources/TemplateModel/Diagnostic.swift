@@ -42,9 +42,19 @@ extension [Diagnostic] {
 
 /// Collects diagnostics while a template is read.
 struct DiagnosticSink {
+    /// The file the positions of `Node`s are in.
+    let path: String
     private(set) var items: [Diagnostic] = []
     /// A value resolved twice (typed, then into the full property map) reports its problems once.
     private var seen: Set<String> = []
+
+    init(path: String) { self.path = path }
+
+    func location(_ position: Position) -> SourceLocation { SourceLocation(file: path, position) }
+
+    mutating func error(_ message: String, at position: Position) { error(message, at: location(position)) }
+
+    mutating func warning(_ message: String, at position: Position) { warning(message, at: location(position)) }
 
     mutating func error(_ message: String, at location: SourceLocation) {
         add(Diagnostic(.error, at: location, message))

@@ -23,9 +23,9 @@ enum EventComposer {
         var entries: [Node.Entry] = []
         var keys: Set<String>?
         var pendingKey: String?
-        var pendingKeyLocation: SourceLocation?
+        var pendingKeyLocation: Position?
         var tag: String
-        var location: SourceLocation
+        var location: Position
         var anchor: String?
         /// Nodes this collection expands to, itself included (keys do not count, as in `Converter`).
         var count = 1
@@ -75,8 +75,8 @@ enum EventComposer {
             }
         }
 
-        func location(_ event: yaml_event_t) -> SourceLocation {
-            SourceLocation(file: path, line: event.start_mark.line + 1, column: event.start_mark.column + 1)
+        func location(_ event: yaml_event_t) -> Position {
+            Position(line: event.start_mark.line + 1, column: event.start_mark.column + 1)
         }
 
         /// True when the next node of the innermost mapping is a key.
@@ -100,7 +100,7 @@ enum EventComposer {
             return attach(node, count: 1)
         }
 
-        static func scalarNode(_ text: String, _ event: yaml_event_t, at here: SourceLocation, asKey: Bool = false) -> Node {
+        static func scalarNode(_ text: String, _ event: yaml_event_t, at here: Position, asKey: Bool = false) -> Node {
             let data = event.data.scalar
             let tag = data.quoted_implicit == 1 ? "tag:yaml.org,2002:str" : (data.tag.map { String(cString: $0) } ?? "")
             let node = Node(.scalar(text, plain: !asKey && data.style == YAML_PLAIN_SCALAR_STYLE && tag.isEmpty), at: here)
@@ -124,7 +124,7 @@ enum EventComposer {
             return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
         }
 
-        mutating func key(_ text: String, at here: SourceLocation) -> Bool {
+        mutating func key(_ text: String, at here: Position) -> Bool {
             let index = stack.count - 1
             // A repeated key is an error Yams reports (with its own wording and place).
             if stack[index].keys != nil {

@@ -88,6 +88,10 @@ final class Resolver {
         if strict { sink.error(message, at: location) } else { sink.warning(message + " (not used locally, so only a warning)", at: location) }
     }
 
+    func problem(_ message: String, at position: Position) {
+        problem(message, at: sink.location(position))
+    }
+
     /// Resolves with broken references reported as warnings.
     func resolveLeniently(_ node: Node) -> TemplateValue? {
         let saved = strict
@@ -98,7 +102,7 @@ final class Resolver {
 
     // MARK: Intrinsics
 
-    private func evaluate(_ name: String, _ argument: Node, at location: SourceLocation) -> TemplateValue? {
+    private func evaluate(_ name: String, _ argument: Node, at location: Position) -> TemplateValue? {
         switch name {
         case "Ref":
             guard let target = argument.scalar, !argument.isNull else {
@@ -238,7 +242,7 @@ final class Resolver {
     // MARK: Conditions
 
     /// The value of a named condition; unknown names and cycles are located errors.
-    func condition(_ name: String, at location: SourceLocation) -> Bool {
+    func condition(_ name: String, at location: Position) -> Bool {
         if let cached = conditionCache[name] { return cached }
         guard let node = conditionNodes[name] else {
             problem("unknown condition '\(name)'\(suggestion(for: name, among: Array(conditionNodes.keys))); define it in the Conditions section", at: location)
@@ -261,7 +265,7 @@ final class Resolver {
     static let pseudoParameterNames = ["AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::StackId",
                                        "AWS::URLSuffix", "AWS::NotificationARNs", "AWS::NoValue"]
 
-    func ref(_ name: String, at location: SourceLocation) -> TemplateValue? {
+    func ref(_ name: String, at location: Position) -> TemplateValue? {
         if let value = parameters[name] { return value }
         if unsetParameters.contains(name) { return nil }
         switch name {
@@ -362,7 +366,7 @@ final class Resolver {
 
     // MARK: Fn::GetAtt
 
-    private func getAtt(_ argument: Node, at location: SourceLocation) -> TemplateValue? {
+    private func getAtt(_ argument: Node, at location: Position) -> TemplateValue? {
         var logicalId: String?
         var attribute: String?
         if let text = argument.scalar, let dot = text.firstIndex(of: ".") {
@@ -411,7 +415,7 @@ final class Resolver {
 
     // MARK: Fn::Sub
 
-    private func sub(_ argument: Node, at location: SourceLocation) -> TemplateValue {
+    private func sub(_ argument: Node, at location: Position) -> TemplateValue {
         var template: String?
         var templateLocation = argument.location
         var variables: [String: TemplateValue] = [:]

@@ -144,12 +144,12 @@ extension TemplateBuilder {
             code = .image(image)
             warning("'\(id)' is a container image function (\(image)); shift runs zip functions only, so it is validated but not run", at: location)
         } else if packageType != "Zip" {
-            error("PackageType of '\(id)' must be Zip or Image, not '\(packageType)'", at: props?["PackageType"]?.location ?? location)
+            error("PackageType of '\(id)' must be Zip or Image, not '\(packageType)'", at: props?["PackageType"].map { located($0.location) } ?? location)
         } else {
             checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: location)
         }
         if case .s3(let uri) = code {
-            warning("the code of '\(id)' is in S3 (\(uri)), which cannot be fetched locally; it validates but cannot run", at: props?["CodeUri"]?.location ?? location)
+            warning("the code of '\(id)' is in S3 (\(uri)), which cannot be fetched locally; it validates but cannot run", at: props?["CodeUri"].map { located($0.location) } ?? location)
         }
         var function = commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: code)
 
@@ -274,7 +274,7 @@ extension TemplateBuilder {
             ?? stringListProperty(props, "Architectures", of: id)
         if let list = architectures {
             if list.count != 1 || !["x86_64", "arm64"].contains(list[0]) {
-                error("Architectures of '\(id)' must be exactly one of [x86_64] or [arm64]", at: props?["Architectures"]?.location ?? resource.location)
+                error("Architectures of '\(id)' must be exactly one of [x86_64] or [arm64]", at: props?["Architectures"].map { located($0.location) } ?? resource.location)
                 architectures = nil
             }
         }
@@ -384,11 +384,11 @@ extension TemplateBuilder {
             }
         }
         return DeploymentPreference(
-            type: type, typeLocation: typeNode?.location ?? node.location, enabled: enabled, alarms: alarms,
+            type: type, typeLocation: located(typeNode?.location ?? node.location), enabled: enabled, alarms: alarms,
             preTrafficHook: pre, postTrafficHook: post,
             role: body["Role"].flatMap { resolver.resolve($0) },
             triggerConfigurations: body["TriggerConfigurations"].flatMap { resolver.resolve($0) },
-            passthroughCondition: passthrough, location: node.location)
+            passthroughCondition: passthrough, location: located(node.location))
     }
 
     static func chosenBranch(_ node: Node, resolver: Resolver) -> Node? {
@@ -470,7 +470,7 @@ extension TemplateBuilder {
         }
         let architectures = stringListProperty(props, "CompatibleArchitectures", of: id)
         if let architectures, architectures.contains(where: { !["x86_64", "arm64"].contains($0) }) {
-            error("CompatibleArchitectures of layer '\(id)' needs to be a list of 'x86_64' or 'arm64'", at: props?["CompatibleArchitectures"]?.location ?? resource.location)
+            error("CompatibleArchitectures of layer '\(id)' needs to be a list of 'x86_64' or 'arm64'", at: props?["CompatibleArchitectures"].map { located($0.location) } ?? resource.location)
         }
         return Layer(logicalId: id, resourceType: resource.type, layerName: stringProperty(props, "LayerName", of: id) ?? id,
                      contentUri: contentUri, content: content,
@@ -497,20 +497,20 @@ extension TemplateBuilder {
         }
         let comparison = stringProperty(props, "ComparisonOperator", of: id)
         if let comparison, !Self.comparisonOperators.contains(comparison) {
-            error("ComparisonOperator '\(comparison)' of alarm '\(id)' is not one of \(Self.comparisonOperators.prefix(4).joined(separator: ", "))", at: props?["ComparisonOperator"]?.location ?? resource.location)
+            error("ComparisonOperator '\(comparison)' of alarm '\(id)' is not one of \(Self.comparisonOperators.prefix(4).joined(separator: ", "))", at: props?["ComparisonOperator"].map { located($0.location) } ?? resource.location)
         }
         let statistic = stringProperty(props, "Statistic", of: id)
         if let statistic, !Self.statistics.contains(statistic) {
-            error("Statistic '\(statistic)' of alarm '\(id)' is not one of \(Self.statistics.joined(separator: ", ")); use ExtendedStatistic for percentiles such as p99", at: props?["Statistic"]?.location ?? resource.location)
+            error("Statistic '\(statistic)' of alarm '\(id)' is not one of \(Self.statistics.joined(separator: ", ")); use ExtendedStatistic for percentiles such as p99", at: props?["Statistic"].map { located($0.location) } ?? resource.location)
         }
         let treat = stringProperty(props, "TreatMissingData", of: id)
         if let treat, !Self.missingDataTreatments.contains(treat) {
-            error("TreatMissingData '\(treat)' of alarm '\(id)' is not one of \(Self.missingDataTreatments.joined(separator: ", "))", at: props?["TreatMissingData"]?.location ?? resource.location)
+            error("TreatMissingData '\(treat)' of alarm '\(id)' is not one of \(Self.missingDataTreatments.joined(separator: ", "))", at: props?["TreatMissingData"].map { located($0.location) } ?? resource.location)
         }
         let evaluationPeriods = intProperty(props, "EvaluationPeriods", of: id, range: 1...100_000)
         let datapoints = intProperty(props, "DatapointsToAlarm", of: id, range: 1...100_000)
         if let evaluationPeriods, let datapoints, datapoints > evaluationPeriods {
-            error("DatapointsToAlarm (\(datapoints)) of alarm '\(id)' cannot exceed EvaluationPeriods (\(evaluationPeriods))", at: props?["DatapointsToAlarm"]?.location ?? resource.location)
+            error("DatapointsToAlarm (\(datapoints)) of alarm '\(id)' cannot exceed EvaluationPeriods (\(evaluationPeriods))", at: props?["DatapointsToAlarm"].map { located($0.location) } ?? resource.location)
         }
         var metrics: [Alarm.MetricDataQuery] = []
         for item in properties["Metrics"]?.listValue ?? [] {

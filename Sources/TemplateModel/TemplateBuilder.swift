@@ -19,6 +19,10 @@ struct TemplateBuilder {
 
     mutating func error(_ message: String, at location: SourceLocation) { resolver.sink.error(message, at: location) }
     mutating func warning(_ message: String, at location: SourceLocation) { resolver.sink.warning(message, at: location) }
+    mutating func error(_ message: String, at position: Position) { resolver.sink.error(message, at: position) }
+    mutating func warning(_ message: String, at position: Position) { resolver.sink.warning(message, at: position) }
+    /// The full location of a position in this template.
+    func located(_ position: Position) -> SourceLocation { SourceLocation(file: path, position) }
 
     mutating func build() -> Template? {
         let stackName = options.stackName ?? TemplateLoader.defaultStackName(forTemplateAt: path)
@@ -49,7 +53,7 @@ struct TemplateBuilder {
             } else if type == "AWS::Serverless::LayerVersion", let globalLayer = globals["LayerVersion"] {
                 properties = mergeGlobals(globalLayer, into: properties, resource: node, id: id)
             }
-            resources[id] = Resolver.Resource(type: type, node: node, properties: properties, location: node.location)
+            resources[id] = Resolver.Resource(type: type, node: node, properties: properties, location: located(node.location))
         }
         resolver = Resolver(sink: sink, pseudo: pseudo, parameters: parameterValues, mappings: mappings, conditions: conditions,
                             resources: resources, versionNumbers: options.versionNumbers)
@@ -161,13 +165,13 @@ struct TemplateBuilder {
                 sink.warning("parameter '\(name)' reads SSM parameter '\(raw)', which is not looked up locally; its name is used as the value (pass --parameter-overrides \(name)=VALUE)", at: entry.keyLocation)
             }
             if !raw.isEmpty || definition["Default"] != nil || options.parameterOverrides[name] != nil {
-                validate(parameter: name, type: type, raw: raw, isList: isList, definition: definition, at: entry.keyLocation)
+                validate(parameter: name, type: type, raw: raw, isList: isList, definition: definition, at: located(entry.keyLocation))
             }
             let value: TemplateValue = isList
                 ? .list(raw.isEmpty ? [] : raw.components(separatedBy: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) })
                 : .string(raw)
             values[name] = value
-            parameters.append(Parameter(name: name, type: type, value: value, location: entry.keyLocation))
+            parameters.append(Parameter(name: name, type: type, value: value, location: located(entry.keyLocation)))
         }
         return (parameters, values.filter { !unset.contains($0.key) }, unset)
     }

@@ -59,7 +59,7 @@ enum YAMLReader {
         var converter = Converter(path: path)
         let node = converter.convert(yamsNode, budget: &budget)
         if let problem = converter.problem {
-            diagnostics.error(problem.message, at: problem.location)
+            diagnostics.error(problem.message, at: SourceLocation(file: path, problem.location))
             return nil
         }
         return node
@@ -137,12 +137,12 @@ enum YAMLReader {
     /// Converts Yams nodes, expanding aliases under a node budget.
     struct Converter {
         let path: String
-        var problem: (location: SourceLocation, message: String)?
+        var problem: (location: Position, message: String)?
 
         init(path: String) { self.path = path }
 
-        func location(_ mark: Mark?) -> SourceLocation {
-            SourceLocation(file: path, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        func location(_ mark: Mark?) -> Position {
+            Position(line: mark?.line ?? 1, column: mark?.column ?? 1)
         }
 
         mutating func convert(_ node: Yams.Node, budget: inout Int) -> Node {

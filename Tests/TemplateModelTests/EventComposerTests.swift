@@ -6,7 +6,7 @@ import Testing
 @Suite("Event composer: same nodes as the Yams path")
 struct EventComposerTests {
     static func yams(_ text: String, path: String = "/app/template.yaml") -> Node? {
-        var sink = DiagnosticSink()
+        var sink = DiagnosticSink(path: path)
         return YAMLReader.readWithYams(text, path: path, diagnostics: &sink)
     }
 
