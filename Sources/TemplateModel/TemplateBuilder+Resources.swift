@@ -115,7 +115,7 @@ extension TemplateBuilder {
                 codeUri = text
                 if text.hasPrefix("s3://") {
                     code = .s3(text)
-                } else if let scheme = text.range(of: "://") {
+                } else if let scheme = ASCII.range(of: "://", in: text) {
                     error("CodeUri '\(text)' of '\(id)' uses \(text[..<scheme.lowerBound])://, which is neither a local path nor s3://bucket/key", at: codeNode.location)
                 } else {
                     code = .directory(text)
@@ -232,7 +232,7 @@ extension TemplateBuilder {
                         }
                         if Self.reservedEnvironmentKeys.contains(key) {
                             error("environment variable \(key) of '\(id)' is reserved by Lambda and cannot be set; rename it", at: envNode.location)
-                        } else if key.first.map({ !$0.isLetter }) ?? true || !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                        } else if !ASCII.isEnvironmentName(key) {
                             error("environment variable name '\(key)' of '\(id)' must start with a letter and hold only letters, digits and underscores", at: envNode.location)
                         }
                         result[key] = text

@@ -225,7 +225,7 @@ struct TemplateBuilder {
         }
         var result: [(String, Node)] = []
         for entry in entries {
-            guard entry.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }), !entry.key.isEmpty else {
+            guard ASCII.isAlphanumeric(entry.key), !entry.key.isEmpty else {
                 sink.error("logical id '\(entry.key)' must be alphanumeric (A-Z, a-z, 0-9)", at: entry.keyLocation)
                 continue
             }

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Turns template text into `Node`s, guarding against the inputs that would crash or hang a naive reader.
@@ -18,7 +19,7 @@ enum YAMLReader {
 
     static func read(_ text: String, path: String, diagnostics: inout DiagnosticSink) -> Node? {
         let start = SourceLocation(file: path, line: 1, column: 1)
-        if text.utf8.contains(0) {
+        if containsNUL(text) {
             diagnostics.error("the file contains NUL bytes, so it is not a YAML or JSON text file; pass the template itself (template.yaml)", at: start)
             return nil
         }
@@ -65,9 +66,22 @@ enum YAMLReader {
         return node
     }
 
+    static func containsNUL(_ text: String) -> Bool {
+        let found = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
+        return found ?? text.utf8.contains(0)
+    }
+
     /// Estimates nesting from the text alone (indentation levels, `- ` runs, open brackets),
     /// so that a 20,000-deep document is refused before anything recursive touches it.
     static func firstTooDeepLocation(_ text: String, path: String) -> SourceLocation? {
+        if let found = text.utf8.withContiguousStorageIfAvailable({ firstTooDeepLocation(in: $0, path: path) }) { return found }
+        return firstTooDeepLocation(in: Array(text.utf8), path: path)
+    }
+
+    private static func firstTooDeepLocation<Bytes: Collection<UInt8>>(in bytes: Bytes, path: String) -> SourceLocation? {
         let space = UInt8(ascii: " "), dash = UInt8(ascii: "-"), newline = UInt8(ascii: "\n"), hash = UInt8(ascii: "#")
         var indents: [Int] = []
         var flowDepth = 0
@@ -77,7 +91,7 @@ enum YAMLReader {
         var indent = 0
         var dashes = 0
         var lastWasDash = false
-        for byte in text.utf8 {
+        for byte in bytes {
             if byte == newline {
                 line += 1
                 column = 0

@@ -45,4 +45,17 @@ struct FastPathTests {
             #expect(TemplateBuilder.isValidAliasName(name) == expected, "\(name.debugDescription)")
         }
     }
+
+    @Test func asciiChecksAgreeWithCharacterProperties() {
+        let samples = ["Fn", "Fn1", "fn_1", "_x", "1a", "", "a-b", "é", "e\u{301}", "A\r\nB", "Ⅻ", "٣", "ab c", "Z", "@", "[", "`", "{", "x\u{0}"]
+        for text in samples {
+            #expect(ASCII.isAlphanumeric(text) == text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) }, "\(text.debugDescription)")
+            let invalid = text.first.map { !$0.isLetter } ?? true || !text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+            #expect(ASCII.isEnvironmentName(text) == !invalid, "\(text.debugDescription)")
+        }
+        for text in ["s3://b/k", "://", "a:/b", "x", "", "é://x", "a::://", "http:/ /x", "ftp://h"] {
+            let expected = text.range(of: "://").map { text[..<$0.lowerBound] }
+            #expect(ASCII.range(of: "://", in: text).map { text[..<$0.lowerBound] } == expected, "\(text.debugDescription)")
+        }
+    }
 }
