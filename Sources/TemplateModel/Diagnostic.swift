@@ -47,6 +47,8 @@ struct DiagnosticSink {
     private(set) var items: [Diagnostic] = []
     /// A value resolved twice (typed, then into the full property map) reports its problems once.
     private var seen: Set<String> = []
+    /// Every report made, repeated ones included: unchanged across a resolution means it reported nothing.
+    private(set) var reports = 0
 
     init(path: String) { self.path = path }
 
@@ -65,6 +67,7 @@ struct DiagnosticSink {
     }
 
     private mutating func add(_ diagnostic: Diagnostic) {
+        reports += 1
         guard seen.insert("\(diagnostic.location)|\(diagnostic.message)").inserted else { return }
         items.append(diagnostic)
     }

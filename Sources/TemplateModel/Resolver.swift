@@ -57,6 +57,7 @@ final class Resolver {
                 return evaluate(name, argument, at: node.location)
             }
             var map: [String: TemplateValue] = [:]
+            map.reserveCapacity(entries.count)
             for entry in entries {
                 if let value = resolve(entry.value) { map[entry.key] = value }
             }

@@ -34,8 +34,18 @@ extension TemplateBuilder {
 
     mutating func property(_ properties: Node?, _ key: String) -> Property? {
         guard let node = properties?[key] else { return nil }
-        guard let value = resolver.resolve(node), value != .null else { return nil }
+        guard let value = resolveProperty(node, key, of: properties), value != .null else { return nil }
         return Property(node: node, value: value)
+    }
+
+    /// Resolves a property's value, remembering it when it belongs to the function being read and reported nothing.
+    mutating func resolveProperty(_ node: Node, _ key: String, of properties: Node?) -> TemplateValue? {
+        let before = resolver.sink.reports
+        let value = resolver.resolve(node)
+        if let owner = cleanOwner, properties?.location == owner, resolver.sink.reports == before {
+            cleanlyResolved[key] = (node.location, value)
+        }
+        return value
     }
 
     mutating func stringProperty(_ properties: Node?, _ key: String, of id: String) -> String? {
@@ -102,6 +112,8 @@ extension TemplateBuilder {
 
     mutating func serverlessFunction(_ id: String, _ resource: Resolver.Resource) -> Function? {
         let props = resource.properties
+        startFunction(props)
+        defer { cleanOwner = nil }
         let location = resource.location
         let packageType = stringProperty(props, "PackageType", of: id) ?? "Zip"
         let runtime = stringProperty(props, "Runtime", of: id)
@@ -109,7 +121,7 @@ extension TemplateBuilder {
         var codeUri: String?
         var code = CodeSource.directory(".")
         let inline = stringProperty(props, "InlineCode", of: id)
-        if let codeNode = props?["CodeUri"], let value = resolver.resolve(codeNode), value != .null {
+        if let codeNode = props?["CodeUri"], let value = resolveProperty(codeNode, "CodeUri", of: props), value != .null {
             switch value {
             case .string(let text):
                 codeUri = text
@@ -180,6 +192,8 @@ extension TemplateBuilder {
 
     mutating func lambdaFunction(_ id: String, _ resource: Resolver.Resource) -> Function? {
         let props = resource.properties
+        startFunction(props)
+        defer { cleanOwner = nil }
         let packageType = stringProperty(props, "PackageType", of: id) ?? "Zip"
         let runtime = stringProperty(props, "Runtime", of: id)
         let handler = stringProperty(props, "Handler", of: id)
@@ -206,6 +220,11 @@ extension TemplateBuilder {
         return commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: source)
     }
 
+    mutating func startFunction(_ props: Node?) {
+        cleanOwner = props?.location
+        cleanlyResolved.removeAll(keepingCapacity: true)
+    }
+
     mutating func checkRuntimeAndHandler(_ id: String, runtime: String?, handler: String?, at location: SourceLocation) {
         if runtime == nil {
             error("function '\(id)' has no Runtime; Runtime and Handler need to be present when PackageType is Zip (e.g. Runtime: python3.12)", at: location)
@@ -220,7 +239,7 @@ extension TemplateBuilder {
         let props = resource.properties
         let explicitName = stringProperty(props, "FunctionName", of: id)
         var environment: [String: String]?
-        if let envNode = props?["Environment"], let env = resolver.resolve(envNode), env != .null {
+        if let envNode = props?["Environment"], let env = resolveProperty(envNode, "Environment", of: props), env != .null {
             if let variables = env["Variables"] {
                 if let map = variables.mapValue {
                     var result: [String: String] = [:]
@@ -286,9 +305,17 @@ extension TemplateBuilder {
             }
         }
         var properties: [String: TemplateValue] = [:]
+        properties.reserveCapacity(props?.entries?.count ?? 0)
         for entry in props?.entries ?? [] {
-            if let value = resolver.resolveLeniently(entry.value) { properties[entry.key] = value }
+            let value: TemplateValue?
+            if let clean = cleanlyResolved[entry.key], clean.position == entry.value.location {
+                value = clean.value
+            } else {
+                value = resolver.resolveLeniently(entry.value)
+            }
+            if let value { properties[entry.key] = value }
         }
+        cleanOwner = nil
         return Function(
             logicalId: id, resourceType: resource.type, location: resource.location,
             functionName: explicitName ?? id, explicitFunctionName: explicitName,
@@ -492,6 +519,7 @@ extension TemplateBuilder {
             }
         }
         var properties: [String: TemplateValue] = [:]
+        properties.reserveCapacity(props?.entries?.count ?? 0)
         for entry in props?.entries ?? [] {
             if let value = resolver.resolve(entry.value) { properties[entry.key] = value }
         }

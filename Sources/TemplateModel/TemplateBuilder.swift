@@ -7,6 +7,12 @@ struct TemplateBuilder {
     let options: LoadOptions
     var sink: DiagnosticSink
     var resolver: Resolver!
+    /// The properties node of the function being read, while its properties are resolved one by one.
+    var cleanOwner: Position?
+    /// Properties of that function that resolved without any report, by key, with the position of the value node.
+    /// Resolution is deterministic (its caches only grow, and strictness changes only the wording of reports), so
+    /// resolving them again for the full property map would give the same value and report nothing again.
+    var cleanlyResolved: [String: (position: Position, value: TemplateValue?)] = [:]
 
     init(root: Node, path: String, options: LoadOptions, sink: DiagnosticSink) {
         self.root = root

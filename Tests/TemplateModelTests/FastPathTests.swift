@@ -58,4 +58,48 @@ struct FastPathTests {
             #expect(ASCII.range(of: "://", in: text).map { text[..<$0.lowerBound] } == expected, "\(text.debugDescription)")
         }
     }
+
+    /// The full property map reuses only values that resolved without a report; broken ones are resolved (and reported) again.
+    @Test func functionPropertiesResolvedOnceOrReportedTwice() {
+        let result = load("""
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Stage: {Type: String, Default: dev}
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: app.handler
+              FunctionName: !Sub "${Stage}-fn"
+              Description: !Ref Missing
+              Environment:
+                Variables:
+                  A: !Ref Stage
+                  B: !GetAtt Nope.Arn
+        """)
+        let messages = result.diagnostics.map { "\($0.location.line):\($0.severity.rawValue): \($0.message)" }
+        #expect(messages.contains { $0.hasPrefix("11:error: Ref to 'Missing'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("11:warning: Ref to 'Missing'") && $0.hasSuffix("(not used locally, so only a warning)") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("15:error: Fn::GetAtt refers to 'Nope'") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("15:warning: Fn::GetAtt refers to 'Nope'") }, "\(messages)")
+        let ok = load("""
+        Transform: AWS::Serverless-2016-10-31
+        Parameters:
+          Stage: {Type: String, Default: dev}
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: app.handler
+              FunctionName: !Sub "${Stage}-fn"
+              Environment:
+                Variables:
+                  A: !Ref Stage
+        """).template?.functions.first
+        #expect(ok?.properties["FunctionName"] == .string("dev-fn"))
+        #expect(ok?.properties["Environment"] == .map(["Variables": .map(["A": .string("dev")])]))
+        #expect(ok?.properties["Runtime"] == .string("python3.12"))
+    }
 }
