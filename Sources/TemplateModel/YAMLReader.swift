@@ -78,30 +78,47 @@ enum YAMLReader {
     /// so that a 20,000-deep document is refused before anything recursive touches it.
     static func firstTooDeepLocation(_ text: String, path: String) -> SourceLocation? {
         if let found = text.utf8.withContiguousStorageIfAvailable({ firstTooDeepLocation(in: $0, path: path) }) { return found }
-        return firstTooDeepLocation(in: Array(text.utf8), path: path)
+        return Array(text.utf8).withUnsafeBufferPointer { firstTooDeepLocation(in: $0, path: path) }
     }
 
-    private static func firstTooDeepLocation<Bytes: Collection<UInt8>>(in bytes: Bytes, path: String) -> SourceLocation? {
+    private static func firstTooDeepLocation(in bytes: UnsafeBufferPointer<UInt8>, path: String) -> SourceLocation? {
         let space = UInt8(ascii: " "), dash = UInt8(ascii: "-"), newline = UInt8(ascii: "\n"), hash = UInt8(ascii: "#")
         var indents: [Int] = []
         var flowDepth = 0
         var line = 1
-        var column = 0
+        var lineStart = 0
         var atLineStart = true
         var indent = 0
         var dashes = 0
         var lastWasDash = false
-        for byte in bytes {
+        // After a comment that starts a line, the next byte is checked even if it is plain: `dashes` may have grown.
+        var uncheckedComment = false
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            var byte = bytes[index]
+            if !atLineStart && !uncheckedComment {
+                // Within a line only brackets change the depth: skip to the next one or to the end of the line.
+                // (`byte & 0xDF` folds `{` onto `[` and `}` onto `]`.)
+                while byte != newline && byte & 0xDF != UInt8(ascii: "[") && byte & 0xDF != UInt8(ascii: "]") {
+                    index += 1
+                    if index == count { break }
+                    byte = bytes[index]
+                }
+                if index == count { break }
+            }
+            index += 1
             if byte == newline {
                 line += 1
-                column = 0
+                lineStart = index
                 atLineStart = true
                 indent = 0
                 dashes = 0
                 lastWasDash = false
+                uncheckedComment = false
                 continue
             }
-            column += 1
+            let column = index - lineStart
             if atLineStart {
                 if byte == space {
                     if lastWasDash { dashes += 1; lastWasDash = false } else if dashes == 0 { indent += 1 }
@@ -111,10 +128,11 @@ enum YAMLReader {
                 // A dash not followed by a space starts a scalar (`-1`, `--x`), not a sequence entry.
                 if lastWasDash && byte != space { lastWasDash = false }
                 atLineStart = false
-                if byte == hash { continue }
+                if byte == hash { uncheckedComment = true; continue }
                 while let last = indents.last, last >= indent { indents.removeLast() }
                 indents.append(indent)
             }
+            uncheckedComment = false
             if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
                 flowDepth += 1
             } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
@@ -124,6 +142,7 @@ enum YAMLReader {
                 return SourceLocation(file: path, line: line, column: column)
             }
         }
+        let column = count - lineStart
         if indents.count + dashes > maximumDepth { return SourceLocation(file: path, line: line, column: max(1, column)) }
         return nil
     }
