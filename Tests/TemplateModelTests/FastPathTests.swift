@@ -102,4 +102,33 @@ struct FastPathTests {
         #expect(ok?.properties["Environment"] == .map(["Variables": .map(["A": .string("dev")])]))
         #expect(ok?.properties["Runtime"] == .string("python3.12"))
     }
+
+    @Test func plainScalarsAreTypedAsBefore() {
+        // The typing before the first-byte shortcut.
+        func reference(_ text: String) -> TemplateValue {
+            switch text {
+            case "", "~", "null", "Null", "NULL": return .null
+            case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return .bool(true)
+            case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return .bool(false)
+            default: break
+            }
+            guard let first = text.utf8.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+")
+                || first == UInt8(ascii: ".") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
+            else { return .string(text) }
+            let digits = text.drop { $0 == "-" || $0 == "+" }
+            if digits.count > 1, digits.first == "0", digits.dropFirst().first != "." { return .string(text) }
+            if let integer = Int(text) { return .number(Double(integer)) }
+            if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }),
+               text.allSatisfy({ "0123456789.eE+-".contains($0) }), let number = Double(text) {
+                return .number(number)
+            }
+            return .string(text)
+        }
+        let samples = ["", "~", "null", "Null", "NULL", "nULL", "true", "True", "TRUE", "tRUE", "yes", "Yes", "YES", "on", "On", "ON", "oN",
+                       "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "^", "n", "t", "nope", "often", "12", "-3", "+4",
+                       "1.5", ".5", "1e3", "007", "0", "0.1", "-0", "x", "Z", "python3.12", "app.handler", "~x", "\u{212A}", "é"]
+        for text in samples {
+            #expect(TemplateValue.plainScalar(text) == reference(text), "\(text.debugDescription)")
+        }
+    }
 }
