@@ -5,11 +5,19 @@ import Foundation
 /// A class because references are resolved lazily and memoised (a function's name may itself
 /// use `Fn::Sub`), and cycles must be caught; it never leaves the loader.
 final class Resolver {
-    struct Resource {
-        var type: String
-        var node: Node
-        var properties: Node?
-        var location: SourceLocation
+    /// A class, not a struct: it is looked up by logical id many times, and a copy of a class is one retain.
+    final class Resource {
+        let type: String
+        let node: Node
+        let properties: Node?
+        let location: SourceLocation
+
+        init(type: String, node: Node, properties: Node?, location: SourceLocation) {
+            self.type = type
+            self.node = node
+            self.properties = properties
+            self.location = location
+        }
     }
 
     var sink: DiagnosticSink
@@ -460,7 +468,7 @@ final class Resolver {
             let value: TemplateValue?
             if let given = variables[name] {
                 value = given
-            } else if name.contains("."), !parameters.keys.contains(name) {
+            } else if ascii ? name.utf8.contains(UInt8(ascii: ".")) : name.contains("."), !parameters.keys.contains(name) {
                 let dot = name.firstIndex(of: ".")!
                 let node = Node(.sequence([
                     Node(.scalar(String(name[..<dot]), plain: false), at: templateLocation),
