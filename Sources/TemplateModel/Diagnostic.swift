@@ -42,9 +42,21 @@ extension [Diagnostic] {
 
 /// Collects diagnostics while a template is read.
 struct DiagnosticSink {
+    /// The file the positions of `Node`s are in.
+    let path: String
     private(set) var items: [Diagnostic] = []
     /// A value resolved twice (typed, then into the full property map) reports its problems once.
     private var seen: Set<String> = []
+    /// Every report made, repeated ones included: unchanged across a resolution means it reported nothing.
+    private(set) var reports = 0
+
+    init(path: String) { self.path = path }
+
+    func location(_ position: Position) -> SourceLocation { SourceLocation(file: path, position) }
+
+    mutating func error(_ message: String, at position: Position) { error(message, at: location(position)) }
+
+    mutating func warning(_ message: String, at position: Position) { warning(message, at: location(position)) }
 
     mutating func error(_ message: String, at location: SourceLocation) {
         add(Diagnostic(.error, at: location, message))
@@ -55,6 +67,7 @@ struct DiagnosticSink {
     }
 
     private mutating func add(_ diagnostic: Diagnostic) {
+        reports += 1
         guard seen.insert("\(diagnostic.location)|\(diagnostic.message)").inserted else { return }
         items.append(diagnostic)
     }

@@ -7,6 +7,12 @@ struct TemplateBuilder {
     let options: LoadOptions
     var sink: DiagnosticSink
     var resolver: Resolver!
+    /// The properties node of the function being read, while its properties are resolved one by one.
+    var cleanOwner: Position?
+    /// Properties of that function that resolved without any report, by key, with the position of the value node.
+    /// Resolution is deterministic (its caches only grow, and strictness changes only the wording of reports), so
+    /// resolving them again for the full property map would give the same value and report nothing again.
+    var cleanlyResolved: [String: (position: Position, value: TemplateValue?)] = [:]
 
     init(root: Node, path: String, options: LoadOptions, sink: DiagnosticSink) {
         self.root = root
@@ -19,6 +25,10 @@ struct TemplateBuilder {
 
     mutating func error(_ message: String, at location: SourceLocation) { resolver.sink.error(message, at: location) }
     mutating func warning(_ message: String, at location: SourceLocation) { resolver.sink.warning(message, at: location) }
+    mutating func error(_ message: String, at position: Position) { resolver.sink.error(message, at: position) }
+    mutating func warning(_ message: String, at position: Position) { resolver.sink.warning(message, at: position) }
+    /// The full location of a position in this template.
+    func located(_ position: Position) -> SourceLocation { SourceLocation(file: path, position) }
 
     mutating func build() -> Template? {
         let stackName = options.stackName ?? TemplateLoader.defaultStackName(forTemplateAt: path)
@@ -49,7 +59,7 @@ struct TemplateBuilder {
             } else if type == "AWS::Serverless::LayerVersion", let globalLayer = globals["LayerVersion"] {
                 properties = mergeGlobals(globalLayer, into: properties, resource: node, id: id)
             }
-            resources[id] = Resolver.Resource(type: type, node: node, properties: properties, location: node.location)
+            resources[id] = Resolver.Resource(type: type, node: node, properties: properties, location: located(node.location))
         }
         resolver = Resolver(sink: sink, pseudo: pseudo, parameters: parameterValues, mappings: mappings, conditions: conditions,
                             resources: resources, versionNumbers: options.versionNumbers)
@@ -161,13 +171,13 @@ struct TemplateBuilder {
                 sink.warning("parameter '\(name)' reads SSM parameter '\(raw)', which is not looked up locally; its name is used as the value (pass --parameter-overrides \(name)=VALUE)", at: entry.keyLocation)
             }
             if !raw.isEmpty || definition["Default"] != nil || options.parameterOverrides[name] != nil {
-                validate(parameter: name, type: type, raw: raw, isList: isList, definition: definition, at: entry.keyLocation)
+                validate(parameter: name, type: type, raw: raw, isList: isList, definition: definition, at: located(entry.keyLocation))
             }
             let value: TemplateValue = isList
                 ? .list(raw.isEmpty ? [] : raw.components(separatedBy: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) })
                 : .string(raw)
             values[name] = value
-            parameters.append(Parameter(name: name, type: type, value: value, location: entry.keyLocation))
+            parameters.append(Parameter(name: name, type: type, value: value, location: located(entry.keyLocation)))
         }
         return (parameters, values.filter { !unset.contains($0.key) }, unset)
     }
@@ -221,7 +231,7 @@ struct TemplateBuilder {
         }
         var result: [(String, Node)] = []
         for entry in entries {
-            guard entry.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }), !entry.key.isEmpty else {
+            guard ASCII.isAlphanumeric(entry.key), !entry.key.isEmpty else {
                 sink.error("logical id '\(entry.key)' must be alphanumeric (A-Z, a-z, 0-9)", at: entry.keyLocation)
                 continue
             }
