@@ -66,9 +66,21 @@ struct DiagnosticSink {
         add(Diagnostic(.warning, at: location, message))
     }
 
+    /// Marks a problem in a property shift does not use; the same problem where it is used is an error.
+    static let lenientSuffix = " (not used locally, so only a warning)"
+
     private mutating func add(_ diagnostic: Diagnostic) {
-        reports += 1
-        guard seen.insert("\(diagnostic.location)|\(diagnostic.message)").inserted else { return }
+        // One problem, one line: a value resolved both strictly and leniently keeps its error only.
+        var message = diagnostic.message
+        if message.hasSuffix(Self.lenientSuffix) { message.removeLast(Self.lenientSuffix.count) }
+        let key = "\(diagnostic.location)|\(message)"
+        guard seen.insert(key).inserted else {
+            if diagnostic.severity == .error, let index = items.firstIndex(where: {
+                $0.severity == .warning && $0.location == diagnostic.location && $0.message.hasPrefix(message) }) {
+                items[index] = diagnostic
+            }
+            return
+        }
         items.append(diagnostic)
     }
 

@@ -94,7 +94,7 @@ final class Resolver {
 
     /// A broken reference: an error, or a warning while resolving properties shift does not use.
     func problem(_ message: String, at location: SourceLocation) {
-        if strict { sink.error(message, at: location) } else { sink.warning(message + " (not used locally, so only a warning)", at: location) }
+        if strict { sink.error(message, at: location) } else { sink.warning(message + DiagnosticSink.lenientSuffix, at: location) }
     }
 
     func problem(_ message: String, at position: Position) {
@@ -216,7 +216,7 @@ final class Resolver {
             return .number(Double(list.count))
         case "Fn::ToJsonString":
             let value = resolve(argument) ?? .null
-            let data = (try? JSONSerialization.data(withJSONObject: value.jsonObject, options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
+            let data = (try? JSONSerialization.data(withJSONObject: value.jsonObject, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
             return .string(String(decoding: data, as: UTF8.self))
         case "Fn::ImportValue":
             let exported = resolve(argument)?.stringValue ?? "?"

@@ -158,7 +158,7 @@ extension TemplateBuilder {
         } else if packageType != "Zip" {
             error("PackageType of '\(id)' must be Zip or Image, not '\(packageType)'", at: props?["PackageType"].map { located($0.location) } ?? location)
         } else {
-            checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: location)
+            checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: location, properties: props)
         }
         if case .s3(let uri) = code {
             warning("the code of '\(id)' is in S3 (\(uri)), which cannot be fetched locally; it validates but cannot run", at: props?["CodeUri"].map { located($0.location) } ?? location)
@@ -216,7 +216,7 @@ extension TemplateBuilder {
             error("Code of '\(id)' must have ZipFile, S3Bucket and S3Key, or ImageUri", at: codeNode.location)
             return nil
         }
-        if packageType == "Zip" { checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: resource.location) }
+        if packageType == "Zip" { checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: resource.location, properties: props) }
         return commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: source)
     }
 
@@ -225,7 +225,13 @@ extension TemplateBuilder {
         cleanlyResolved.removeAll(keepingCapacity: true)
     }
 
-    mutating func checkRuntimeAndHandler(_ id: String, runtime: String?, handler: String?, at location: SourceLocation) {
+    mutating func checkRuntimeAndHandler(_ id: String, runtime: String?, handler: String?, at location: SourceLocation, properties: Node?) {
+        for (key, value) in [("Runtime", runtime), ("Handler", handler)] where value == nil {
+            if let written = properties?[key] {
+                error("\(key) of '\(id)' resolves to nothing (is it a parameter without a value? pass --parameter-overrides)", at: written.location)
+                return
+            }
+        }
         if runtime == nil {
             error("function '\(id)' has no Runtime; Runtime and Handler need to be present when PackageType is Zip (e.g. Runtime: python3.12)", at: location)
         } else if handler == nil, !(runtime!.hasPrefix("provided")) {

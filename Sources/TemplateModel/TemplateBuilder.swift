@@ -48,7 +48,7 @@ struct TemplateBuilder {
         if let mappings, !mappings.isNull, mappings.entries == nil {
             sink.error("the Mappings section must be a map", at: mappings.location)
         }
-        let resourceNodes = readResources()
+        let resourceNodes = readResources(parameters: parameterValues)
         let globals = readGlobals()
         var resources: [String: Resolver.Resource] = [:]
         for (id, node) in resourceNodes {
@@ -111,7 +111,8 @@ struct TemplateBuilder {
         }
         checkReferences(&template)
         if let outputs = root["Outputs"]?.entries {
-            for entry in outputs {
+            let parameters = resolver.parameters
+            for entry in ForEach.expand(outputs, collection: { Self.forEachCollection($0, parameters: parameters) }, sink: &resolver.sink) {
                 if let condition = entry.value["Condition"]?.scalar, !resolver.condition(condition, at: entry.value.location) { continue }
                 if let value = entry.value["Value"].flatMap({ resolver.resolveLeniently($0) }) { template.outputs[entry.key] = value }
             }
@@ -220,7 +221,16 @@ struct TemplateBuilder {
         }
     }
 
-    private mutating func readResources() -> [(String, Node)] {
+    /// A `Fn::ForEach` collection: a literal list, or a `!Ref` to a list parameter.
+    private static func forEachCollection(_ node: Node, parameters: [String: TemplateValue]) -> [String]? {
+        if let items = node.items { return items.compactMap(\.scalar).count == items.count ? items.compactMap(\.scalar) : nil }
+        if let (name, argument) = node.intrinsic, name == "Ref", let parameter = argument.scalar, let value = parameters[parameter] {
+            return value.listValue?.compactMap(\.stringValue) ?? value.stringValue.map { $0.split(separator: ",").map(String.init) }
+        }
+        return nil
+    }
+
+    private mutating func readResources(parameters: [String: TemplateValue]) -> [(String, Node)] {
         guard let node = root["Resources"] else {
             sink.error("the template has no Resources section; add one with at least one resource", at: root.location)
             return []
@@ -230,7 +240,11 @@ struct TemplateBuilder {
             return []
         }
         var result: [(String, Node)] = []
-        for entry in entries {
+        if entries.contains(where: { $0.key.hasPrefix(ForEach.prefix) }), !readTransforms().contains("AWS::LanguageExtensions") {
+            sink.warning("Fn::ForEach needs 'AWS::LanguageExtensions' in the template's Transform; add it before AWS::Serverless-2016-10-31", at: node.location)
+        }
+        let expanded = ForEach.expand(entries, collection: { Self.forEachCollection($0, parameters: parameters) }, sink: &sink)
+        for entry in expanded {
             guard ASCII.isAlphanumeric(entry.key), !entry.key.isEmpty else {
                 sink.error("logical id '\(entry.key)' must be alphanumeric (A-Z, a-z, 0-9)", at: entry.keyLocation)
                 continue
