@@ -38,7 +38,7 @@ public struct InvokeAPIRequest: Sendable {
 
     /// The path's segments after the leading slash, percent-decoded (`fn%3Alive` → `fn:live`).
     var segments: [String] {
-        path.split(separator: "/", omittingEmptySubsequences: true).map { String($0).removingPercentEncoding ?? String($0) }
+        path.split(separator: "/", omittingEmptySubsequences: true).map { $0.contains("%") ? (String($0).removingPercentEncoding ?? String($0)) : String($0) }
     }
 }
 

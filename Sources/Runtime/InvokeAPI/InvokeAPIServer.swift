@@ -57,16 +57,20 @@ public final class InvokeAPIServer: Sendable {
     /// progress and closes every connection.
     public func run() async throws {
         let channel = listener.channel
-        try await withTaskCancellationHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                try await listener.executeThenClose { connections in
-                    for try await connection in connections {
-                        group.addTask { await self.serve(connection) }
+        do {
+            try await withTaskCancellationHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await listener.executeThenClose { connections in
+                        for try await connection in connections {
+                            group.addTask { await self.serve(connection) }
+                        }
                     }
                 }
+            } onCancel: {
+                channel.close(promise: nil)
             }
-        } onCancel: {
-            channel.close(promise: nil)
+        } catch where Task.isCancelled {
+            // Stopping is the normal way out.
         }
     }
 

@@ -106,27 +106,52 @@ public final class LoopbackHTTPClient {
         }
     }
 
+    /// Status and headers from the bytes before the blank line (byte-level: this runs once per request).
+    private static func parseHead(_ head: ArraySlice<UInt8>) -> (Int, [String: String]) {
+        var status = 0
+        var headers: [String: String] = [:]
+        var lineStart = head.startIndex
+        var first = true
+        var index = head.startIndex
+        while lineStart < head.endIndex {
+            index = lineStart
+            while index < head.endIndex && head[index] != 13 { index += 1 }
+            let line = head[lineStart..<index]
+            if first {
+                first = false
+                if let space = line.firstIndex(of: 32) {
+                    var code = 0
+                    var digit = space + 1
+                    while digit < line.endIndex, (48...57).contains(line[digit]) { code = code * 10 + Int(line[digit] - 48); digit += 1 }
+                    status = code
+                }
+            } else if let colon = line.firstIndex(of: 58) {
+                var valueStart = colon + 1
+                while valueStart < line.endIndex && line[valueStart] == 32 { valueStart += 1 }
+                let name = String(decoding: line[lineStart..<colon].map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+                headers[name] = String(decoding: line[valueStart...], as: UTF8.self)
+            }
+            lineStart = index + 2
+        }
+        return (status, headers)
+    }
+
     private func readResponse() throws -> Response {
         while true {
             var headerEnd: Int?
             if buffer.count >= 4 {
-                for i in 0...(buffer.count - 4) where buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 {
-                    headerEnd = i
-                    break
+                var i = 0
+                let last = buffer.count - 4
+                while i <= last {
+                    if buffer[i] == 13 && buffer[i + 1] == 10 && buffer[i + 2] == 13 && buffer[i + 3] == 10 { headerEnd = i; break }
+                    i += 1
                 }
             }
             guard let end = headerEnd else {
                 try fill()
                 continue
             }
-            let lines = String(decoding: buffer[0..<end], as: UTF8.self).components(separatedBy: "\r\n")
-            let statusParts = lines[0].split(separator: " ")
-            let status = statusParts.count > 1 ? Int(statusParts[1]) ?? 0 : 0
-            var headers: [String: String] = [:]
-            for line in lines.dropFirst() {
-                guard let colon = line.firstIndex(of: ":") else { continue }
-                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            }
+            let (status, headers) = Self.parseHead(buffer[0..<end])
             if status == 100 {
                 buffer.removeFirst(end + 4)
                 continue

@@ -137,7 +137,8 @@ public actor LambdaService {
     public static let maximumEventBytes = 262_144
 
     /// Runs an invocation to completion (RequestResponse), queues it (Event, 202) or only checks it
-    /// (DryRun, 204), and records its metrics and logs.
+    /// (DryRun, 204), and records its metrics and logs. Queued events run only while some task runs
+    /// `runEventQueue()`.
     public func invoke(_ request: InvokeRequest) async throws -> InvokeResponse {
         let (name, qualifier) = try LambdaArn.parseFunctionReference(request.function, qualifier: request.qualifier)
         guard definitions[name] != nil else {
@@ -196,7 +197,10 @@ public actor LambdaService {
         guard let definition = definitions[name] else {
             throw StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
         }
-        switch try await store.resolveTarget(function: name, qualifier: qualifier) {
+        // `register` stored every defined function, so `$LATEST` needs no database read (the hot path).
+        let target: InvocationTarget = (qualifier == nil || qualifier == "$LATEST")
+            ? .latest(functionName: name) : try await store.resolveTarget(function: name, qualifier: qualifier)
+        switch target {
         case .latest:
             var configuration = definition.latest
             configuration.environment.merge(serviceEnvironment) { $1 }
