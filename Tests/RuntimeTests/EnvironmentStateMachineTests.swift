@@ -30,6 +30,29 @@ import Testing
         #expect(machine.check(answerFor: "zzz") == .invalidRequestID)
     }
 
+    /// A runtime can fail its init (and exit) before the event that started it is handed over; that event
+    /// must still get the init error, not be retried on fresh environments.
+    @Test func initFailureBeforeTheEventIsReportedToIt() {
+        var machine = Machine(spawnedAt: t0)
+        guard case .none(let discard) = machine.end(.initError(body: Array("boom".utf8), errorType: "Runtime.InitError"), at: t0 + .milliseconds(3)) else {
+            Issue.record("expected no invocation to end"); return
+        }
+        #expect(discard)
+        _ = machine.end(.exited(ExitStatus(raw: 1 << 8)), at: t0 + .milliseconds(4))
+        machine.terminate()
+        guard case .failInit(.initError(_, let type)) = machine.submit(request("a"), waiter: 7) else {
+            Issue.record("expected the init failure to be handed to the event"); return
+        }
+        #expect(type == "Runtime.InitError")
+        guard case .ended(let ended, true) = machine.end(.initError(body: [], errorType: type), at: t0 + .milliseconds(5)) else {
+            Issue.record("expected the event to end, discarding the environment"); return
+        }
+        #expect(ended.invocation.waiter == 7)
+        #expect(ended.wasInitializing)
+        #expect(machine.phase == .terminated)
+        guard case .unavailable = machine.submit(request("b"), waiter: 8) else { Issue.record("a second event goes elsewhere"); return }
+    }
+
     @Test func warmEventGoesToTheParkedNext() {
         var machine = Machine(spawnedAt: t0)
         #expect(machine.next("first", at: t0) == .park)

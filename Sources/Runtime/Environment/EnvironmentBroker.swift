@@ -147,6 +147,8 @@ final class EnvironmentBroker: Sendable {
             switch action {
             case .unavailable(let waiter):
                 waiter.resume(returning: .unavailable)
+            case .failInit(let ending):
+                loop.execute { [self] in finish(ending) }
             case .wait:
                 break  // delivered when the runtime calls `next`
             case .deliver(let parked):

@@ -31,6 +31,8 @@ struct EnvironmentStateMachine<Waiter, Connection> {
     private var spawnedAt: NIODeadline
     /// Set by the first `next`, reported with the first invocation.
     private var pendingInitDuration: Duration?
+    /// An init failure (init/error, exit, init timeout) that came before any event; the next event reports it.
+    private(set) var initFailure: InvocationEnding?
 
     init(spawnedAt: NIODeadline) {
         self.spawnedAt = spawnedAt
@@ -53,6 +55,9 @@ struct EnvironmentStateMachine<Waiter, Connection> {
     enum SubmitAction {
         /// The environment is gone; give the waiter back (the caller tries another environment).
         case unavailable(Waiter)
+        /// Init failed before this event arrived: end it with that failure (`finish(ending)`), as Lambda
+        /// reports an init error to the invocation that caused the cold start.
+        case failInit(InvocationEnding)
         /// The runtime has not asked yet: the event goes out with its next `next`.
         case wait
         /// A `next` is waiting: send the event on this connection (then call `delivered(at:)`).
@@ -60,6 +65,13 @@ struct EnvironmentStateMachine<Waiter, Connection> {
     }
 
     mutating func submit(_ request: InvocationRequest, waiter: Waiter) -> SubmitAction {
+        if let failure = initFailure {
+            initFailure = nil
+            precondition(current == nil, "an environment serves one event at a time")
+            current = Invocation(request: request, waiter: waiter)
+            phase = .initializing
+            return .failInit(failure)
+        }
         guard phase != .terminated else { return .unavailable(waiter) }
         precondition(current == nil, "an environment serves one event at a time")
         current = Invocation(request: request, waiter: waiter)
@@ -156,6 +168,7 @@ struct EnvironmentStateMachine<Waiter, Connection> {
         guard let invocation = current else {
             // A fault with no event in flight (an idle process died, init failed first).
             if case .response = ending { return .none(discard: false) }
+            if phase == .initializing, initFailure == nil, ending.isFault { initFailure = ending }
             let wasAlive = phase != .terminated
             phase = .terminated
             return .none(discard: wasAlive)
