@@ -32,6 +32,7 @@ let package = Package(
             dependencies: [
                 "Rollout", "TemplateModel", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RolloutTests", dependencies: ["Rollout"]),
