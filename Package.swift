@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "shift",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "shift", targets: ["shift"]),
     ],
@@ -32,6 +32,7 @@ let package = Package(
             dependencies: [
                 "Rollout", "TemplateModel", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "RolloutTests", dependencies: ["Rollout"]),

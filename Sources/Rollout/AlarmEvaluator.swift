@@ -1,5 +1,5 @@
 /// The outcome of evaluating an alarm at one instant.
-public struct AlarmEvaluation: Sendable, Equatable {
+public struct AlarmEvaluation: Sendable, Equatable, Codable {
     public var state: AlarmState
     /// Why, in CloudWatch's words where possible ("2 of the last 3 datapoints were greater than …").
     public var reason: String
@@ -23,7 +23,7 @@ public struct AlarmEvaluation: Sendable, Equatable {
 ///   (AWS: `- - X - -` with 3 of 3 → ALARM); `ignore`: ALARM if the real points already reach M, OK if M
 ///   cannot be reached even with every missing point breaching, else the current state is kept
 ///   (AWS: `- - X - -` → retain, `- - - - -` → retain, `0 - - - -` → OK).
-public struct AlarmEvaluator: Sendable {
+public struct AlarmEvaluator: Sendable, Equatable {
     public let definition: AlarmDefinition
 
     /// Extra periods read beyond N (CloudWatch's evaluation range).
@@ -36,6 +36,9 @@ public struct AlarmEvaluator: Sendable {
     }
 
     private let compiled: Compiled
+
+    /// Two evaluators are equal when their definitions are (the compiled form derives from it).
+    public static func == (lhs: AlarmEvaluator, rhs: AlarmEvaluator) -> Bool { lhs.definition == rhs.definition }
 
     /// Validates the definition as CloudWatch would; throws a message naming the alarm and the fix.
     public init(_ definition: AlarmDefinition) throws(RolloutError) {

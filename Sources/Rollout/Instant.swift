@@ -42,7 +42,30 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
         try container.encode(millisecondsSinceEpoch)
     }
 
-    public var description: String { "t+\(millisecondsSinceEpoch)ms" }
+    /// ISO 8601 in UTC, reading the epoch as the Unix epoch (`1970-01-01T00:00:00Z`); milliseconds only when not zero.
+    public var description: String {
+        let ms = millisecondsSinceEpoch
+        let msOfDay = ((ms % 86_400_000) + 86_400_000) % 86_400_000
+        let days = (ms - msOfDay) / 86_400_000
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let text = String(v)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        let seconds = msOfDay / 1000
+        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
+        if msOfDay % 1000 != 0 { text += "." + pad(msOfDay % 1000, 3) }
+        return text + "Z"
+    }
 }
 
 extension Duration {

@@ -291,3 +291,15 @@ public struct MetricExpression: Sendable, Equatable, Hashable, CustomStringConve
         }
     }
 }
+
+extension MetricExpression: Codable {
+    /// Decodes the expression text and parses it again.
+    public init(from decoder: any Decoder) throws {
+        try self.init(try decoder.singleValueContainer().decode(String.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
+}

@@ -218,6 +218,14 @@ public struct Rollout: Sendable, Equatable, Codable {
         return finish(.stopped, "stopped: \(reason)\(suffix)", at: now)
     }
 
+    /// Skips the remaining waits (test environments, `--skip-shift`): during AllowTraffic the new
+    /// version goes to 100 % now and the PostTraffic hook runs. Ignored in any other phase, so hooks
+    /// and alarms keep their say.
+    public mutating func promote(at now: Instant) -> [RolloutAction] {
+        guard case .allowTraffic = state else { return [] }
+        return shift(to: points.count - 1, at: now)
+    }
+
     /// After restoring a persisted rollout: the actions that make the world match it at `now`.
     ///
     /// Re-asserts the alias weight (or the rollback / final status), then fires whatever became due

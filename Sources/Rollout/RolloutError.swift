@@ -1,5 +1,5 @@
 /// An error a user can act on: what went wrong, what is accepted instead.
-public struct RolloutError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct RolloutError: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// What kind of input was rejected.
     public enum Code: String, Sendable, Equatable, Codable {
         /// A deployment preference `Type` that is neither predefined, nor a pattern name, nor a custom config.

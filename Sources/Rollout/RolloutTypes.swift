@@ -78,7 +78,7 @@ public struct RolloutConfiguration: Sendable, Equatable, Codable {
 }
 
 /// A public, read-only view of where a rollout is (for progress output and reports).
-public enum RolloutPhase: Sendable, Equatable {
+public enum RolloutPhase: Sendable, Equatable, Codable {
     /// Not started.
     case created
     /// Waiting for the PreTraffic hook; the alias is untouched.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What one synchronous invocation produced, with the figures Lambda puts in its `REPORT` line.
 public struct InvocationResult: Sendable {
     /// The response body, or the error document when `functionError` is set.
@@ -29,6 +31,11 @@ public struct InvocationResult: Sendable {
 
     /// Whether this was a cold start.
     public var isColdStart: Bool { initDuration != nil }
+
+    /// `X-Amz-Log-Result` for `X-Amz-Log-Type: Tail`: base64 of the last 4 KB of this invocation's log.
+    public var logTailBase64: String {
+        Data(log.utf8.suffix(4096)).base64EncodedString()
+    }
 }
 
 /// One line a function printed (or one framing line), for `shift logs` to store.

@@ -8,6 +8,18 @@ import NIOPosix
 /// Owns the execution environments of many functions and versions (keyed by name + version, so
 /// versions never share one), keeps them warm and reuses them, shuts idle ones down, enforces
 /// reserved and overall concurrency (throttling, as Lambda does, rather than queueing).
+///
+/// Known differences from Lambda:
+/// - Layers are merged into a private folder, not mounted at `/opt`: code that hard-codes an
+///   absolute `/opt/...` path does not find them (use `PATH`, `PYTHONPATH`, `NODE_PATH`,
+///   `LD_LIBRARY_PATH`, which point at the merged folder). Likewise the code folder is its real
+///   path, not `/var/task`.
+/// - Functions run on the machine's `python3` / `node` (a differing version is a warning) and the
+///   machine's libraries; Python also sees the machine's site-packages after the code and layers
+///   (`Options.includeMachineSitePackages`), but no bundled boto3.
+/// - Memory is measured (peak RSS of the process tree, sampled every 50 ms and at each answer) and
+///   enforced by killing the environment, not by a cgroup; CPU is not scaled with `MemorySize`.
+/// - No network or filesystem isolation; `TMPDIR` is a private folder (not `/tmp`), removed at shutdown.
 public actor LocalRuntime {
     /// Tunables; the defaults suit a developer machine.
     public struct Options: Sendable {
@@ -79,10 +91,24 @@ public actor LocalRuntime {
         }
     }
 
+    /// Safety net for a runtime dropped without `shutdown()`: kill what is left (the waiter threads
+    /// reap the processes and remove their TMPDIRs).
+    deinit {
+        for environment in environments.values.flatMap({ $0 }) where environment.pid > 0 {
+            kill(-environment.pid, SIGKILL)
+        }
+    }
+
     // MARK: - Invoking
 
     /// Runs one synchronous invocation. Function failures come back in the result
     /// (`functionError`); throttling, oversized requests and unusable configurations throw `RuntimeError`.
+    ///
+    /// - Parameters:
+    ///   - requestId: defaults to a new UUID.
+    ///   - clientContext: the client context JSON (already base64-decoded from `X-Amz-Client-Context`).
+    ///   - cognitoIdentity: the Cognito identity JSON, if any.
+    ///   - invokedFunctionArn: the ARN the caller used (e.g. with `:live`); defaults to the version's ARN.
     public func invoke(
         _ config: FunctionConfiguration,
         payload: [UInt8],
@@ -149,6 +175,11 @@ public actor LocalRuntime {
         try await plan(for: config).warnings
     }
 
+    /// Invocations in flight now, of one function or of all (the `ConcurrentExecutions` metric).
+    public func concurrentExecutions(of functionName: String? = nil) -> Int {
+        functionName.map { inFlightByFunction[$0, default: 0] } ?? inFlight
+    }
+
     /// The environments alive right now.
     public func environmentStatuses() -> [EnvironmentStatus] {
         environments.values.flatMap { $0 }.filter(\.isAvailable).map {
@@ -201,7 +232,7 @@ public actor LocalRuntime {
         configurations[key] = config
         environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
         let plan = try await plan(for: config)
-        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable }) {
+        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable && $0.config == config }) {
             busy.insert(warm.id)
             return (warm, plan.warnings)
         }
@@ -218,6 +249,9 @@ public actor LocalRuntime {
         }
         environments[key, default: []].append(environment)
         busy.insert(environment.id)
+        options.logger.debug(
+            "started execution environment",
+            metadata: ["function": "\(key)", "environment": "\(environment.id)", "pid": "\(environment.pid)"])
         return (environment, plan.warnings)
     }
 
@@ -225,8 +259,12 @@ public actor LocalRuntime {
         busy.remove(environment.id)
         useCounter += 1
         lastUsed[environment.id] = useCounter
+        let key = environment.config.environmentKey
+        if configurations[key] != environment.config {
+            // $LATEST changed while this environment was busy: it runs stale code or settings.
+            environment.broker.terminate()
+        }
         if !environment.isAvailable {
-            let key = environment.config.environmentKey
             environments[key]?.removeAll { $0 === environment }
             lastUsed[environment.id] = nil
         }
@@ -254,7 +292,13 @@ public actor LocalRuntime {
         if !config.layers.isEmpty {
             let folder = "\(workDirectory)/opt/\(Self.safeName(config.functionName))-\(Self.safeName(config.version))-\(UInt32.random(in: 0...UInt32.max))"
             do {
-                try LayerMerger.merge(config.layers, into: folder)
+                // Copying a large layer takes a while: off the actor, so other invocations go on.
+                let layers = config.layers
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    Thread.detachNewThread {
+                        continuation.resume(with: Result { try LayerMerger.merge(layers, into: folder) })
+                    }
+                }
             } catch let error as RuntimeError {
                 throw error
             } catch {
@@ -263,6 +307,7 @@ public actor LocalRuntime {
             optDirectory = folder
         }
         let plan = try await LaunchPlan.make(config, optDirectory: optDirectory, bootstrapDirectory: bootstrapDirectory, options: options)
+        for warning in plan.warnings { options.logger.notice("\(warning)") }
         plans[key] = plan
         configurations[key] = config
         return plan
@@ -296,10 +341,13 @@ public actor LocalRuntime {
     }
 
     private static func makeTraceId() -> String {
-        let hex = "0123456789abcdef"
-        func random(_ n: Int) -> String { String((0..<n).map { _ in hex.randomElement()! }) }
-        let epoch = String(Int(Date().timeIntervalSince1970), radix: 16)
-        return "Root=1-\(epoch)-\(random(24));Parent=\(random(16));Sampled=0"
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let s = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, digits - s.count)) + s
+        }
+        let epoch = hex(UInt64(Date().timeIntervalSince1970), 8)
+        let root = hex(UInt64.random(in: 0...UInt64.max) >> 32, 8) + hex(UInt64.random(in: 0...UInt64.max), 16)
+        return "Root=1-\(epoch)-\(root);Parent=\(hex(UInt64.random(in: 0...UInt64.max), 16));Sampled=0"
     }
 }
 

@@ -42,9 +42,21 @@ extension [Diagnostic] {
 
 /// Collects diagnostics while a template is read.
 struct DiagnosticSink {
+    /// The file the positions of `Node`s are in.
+    let path: String
     private(set) var items: [Diagnostic] = []
     /// A value resolved twice (typed, then into the full property map) reports its problems once.
     private var seen: Set<String> = []
+    /// Every report made, repeated ones included: unchanged across a resolution means it reported nothing.
+    private(set) var reports = 0
+
+    init(path: String) { self.path = path }
+
+    func location(_ position: Position) -> SourceLocation { SourceLocation(file: path, position) }
+
+    mutating func error(_ message: String, at position: Position) { error(message, at: location(position)) }
+
+    mutating func warning(_ message: String, at position: Position) { warning(message, at: location(position)) }
 
     mutating func error(_ message: String, at location: SourceLocation) {
         add(Diagnostic(.error, at: location, message))
@@ -54,8 +66,21 @@ struct DiagnosticSink {
         add(Diagnostic(.warning, at: location, message))
     }
 
+    /// Marks a problem in a property shift does not use; the same problem where it is used is an error.
+    static let lenientSuffix = " (not used locally, so only a warning)"
+
     private mutating func add(_ diagnostic: Diagnostic) {
-        guard seen.insert("\(diagnostic.location)|\(diagnostic.message)").inserted else { return }
+        // One problem, one line: a value resolved both strictly and leniently keeps its error only.
+        var message = diagnostic.message
+        if message.hasSuffix(Self.lenientSuffix) { message.removeLast(Self.lenientSuffix.count) }
+        let key = "\(diagnostic.location)|\(message)"
+        guard seen.insert(key).inserted else {
+            if diagnostic.severity == .error, let index = items.firstIndex(where: {
+                $0.severity == .warning && $0.location == diagnostic.location && $0.message.hasPrefix(message) }) {
+                items[index] = diagnostic
+            }
+            return
+        }
         items.append(diagnostic)
     }
 

@@ -1,10 +1,28 @@
+/// A line and column (1-based) in the template being read. Nodes carry this rather than a `SourceLocation`, whose
+/// file path would be retained and released with every copy of a node; the path is added when a diagnostic is made.
+struct Position: Sendable, Hashable {
+    var line: Int32
+    var column: Int32
+
+    init(line: Int, column: Int) {
+        self.line = Int32(truncatingIfNeeded: line)
+        self.column = Int32(truncatingIfNeeded: column)
+    }
+}
+
+extension SourceLocation {
+    init(file: String, _ position: Position) {
+        self.init(file: file, line: Int(position.line), column: Int(position.column))
+    }
+}
+
 /// A YAML/JSON node of a template with the place it was written, short-form tags (`!Ref x`)
 /// already turned into their long form (`{"Ref": "x"}`).
 struct Node: Sendable {
     /// A mapping entry; keys of templates are always scalars.
     struct Entry: Sendable {
         var key: String
-        var keyLocation: SourceLocation
+        var keyLocation: Position
         var value: Node
     }
 
@@ -17,9 +35,9 @@ struct Node: Sendable {
     }
 
     var kind: Kind
-    var location: SourceLocation
+    var location: Position
 
-    init(_ kind: Kind, at location: SourceLocation) {
+    init(_ kind: Kind, at location: Position) {
         self.kind = kind
         self.location = location
     }

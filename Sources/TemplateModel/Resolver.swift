@@ -5,11 +5,19 @@ import Foundation
 /// A class because references are resolved lazily and memoised (a function's name may itself
 /// use `Fn::Sub`), and cycles must be caught; it never leaves the loader.
 final class Resolver {
-    struct Resource {
-        var type: String
-        var node: Node
-        var properties: Node?
-        var location: SourceLocation
+    /// A class, not a struct: it is looked up by logical id many times, and a copy of a class is one retain.
+    final class Resource {
+        let type: String
+        let node: Node
+        let properties: Node?
+        let location: SourceLocation
+
+        init(type: String, node: Node, properties: Node?, location: SourceLocation) {
+            self.type = type
+            self.node = node
+            self.properties = properties
+            self.location = location
+        }
     }
 
     var sink: DiagnosticSink
@@ -57,6 +65,7 @@ final class Resolver {
                 return evaluate(name, argument, at: node.location)
             }
             var map: [String: TemplateValue] = [:]
+            map.reserveCapacity(entries.count)
             for entry in entries {
                 if let value = resolve(entry.value) { map[entry.key] = value }
             }
@@ -85,7 +94,11 @@ final class Resolver {
 
     /// A broken reference: an error, or a warning while resolving properties shift does not use.
     func problem(_ message: String, at location: SourceLocation) {
-        if strict { sink.error(message, at: location) } else { sink.warning(message + " (not used locally, so only a warning)", at: location) }
+        if strict { sink.error(message, at: location) } else { sink.warning(message + DiagnosticSink.lenientSuffix, at: location) }
+    }
+
+    func problem(_ message: String, at position: Position) {
+        problem(message, at: sink.location(position))
     }
 
     /// Resolves with broken references reported as warnings.
@@ -98,7 +111,7 @@ final class Resolver {
 
     // MARK: Intrinsics
 
-    private func evaluate(_ name: String, _ argument: Node, at location: SourceLocation) -> TemplateValue? {
+    private func evaluate(_ name: String, _ argument: Node, at location: Position) -> TemplateValue? {
         switch name {
         case "Ref":
             guard let target = argument.scalar, !argument.isNull else {
@@ -203,7 +216,7 @@ final class Resolver {
             return .number(Double(list.count))
         case "Fn::ToJsonString":
             let value = resolve(argument) ?? .null
-            let data = (try? JSONSerialization.data(withJSONObject: value.jsonObject, options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
+            let data = (try? JSONSerialization.data(withJSONObject: value.jsonObject, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
             return .string(String(decoding: data, as: UTF8.self))
         case "Fn::ImportValue":
             let exported = resolve(argument)?.stringValue ?? "?"
@@ -238,7 +251,7 @@ final class Resolver {
     // MARK: Conditions
 
     /// The value of a named condition; unknown names and cycles are located errors.
-    func condition(_ name: String, at location: SourceLocation) -> Bool {
+    func condition(_ name: String, at location: Position) -> Bool {
         if let cached = conditionCache[name] { return cached }
         guard let node = conditionNodes[name] else {
             problem("unknown condition '\(name)'\(suggestion(for: name, among: Array(conditionNodes.keys))); define it in the Conditions section", at: location)
@@ -261,7 +274,7 @@ final class Resolver {
     static let pseudoParameterNames = ["AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::StackId",
                                        "AWS::URLSuffix", "AWS::NotificationARNs", "AWS::NoValue"]
 
-    func ref(_ name: String, at location: SourceLocation) -> TemplateValue? {
+    func ref(_ name: String, at location: Position) -> TemplateValue? {
         if let value = parameters[name] { return value }
         if unsetParameters.contains(name) { return nil }
         switch name {
@@ -362,7 +375,7 @@ final class Resolver {
 
     // MARK: Fn::GetAtt
 
-    private func getAtt(_ argument: Node, at location: SourceLocation) -> TemplateValue? {
+    private func getAtt(_ argument: Node, at location: Position) -> TemplateValue? {
         var logicalId: String?
         var attribute: String?
         if let text = argument.scalar, let dot = text.firstIndex(of: ".") {
@@ -411,7 +424,7 @@ final class Resolver {
 
     // MARK: Fn::Sub
 
-    private func sub(_ argument: Node, at location: SourceLocation) -> TemplateValue {
+    private func sub(_ argument: Node, at location: Position) -> TemplateValue {
         var template: String?
         var templateLocation = argument.location
         var variables: [String: TemplateValue] = [:]
@@ -434,16 +447,19 @@ final class Resolver {
         }
         var output = ""
         var rest = Substring(template)
-        while let start = rest.range(of: "${") {
+        // On ASCII text bytes are characters, so the scan can run on UTF-8; other text keeps the character-wise search.
+        let ascii = template.utf8.allSatisfy { $0 < 0x80 }
+        while let start = ascii ? Self.asciiOpening(in: rest) : rest.range(of: "${") {
             output += rest[..<start.lowerBound]
             let afterStart = rest[start.upperBound...]
-            guard let end = afterStart.firstIndex(of: "}") else {
+            guard let end = ascii ? afterStart.utf8.firstIndex(of: UInt8(ascii: "}")) : afterStart.firstIndex(of: "}") else {
                 problem("unclosed '${' in Fn::Sub; close it with '}' or write '${!' for a literal", at: templateLocation)
                 output += rest[start.lowerBound...]
                 rest = ""
                 break
             }
-            let name = String(afterStart[..<end].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+            let name = ascii ? Self.asciiTrimmingSpaces(afterStart[..<end])
+                : String(afterStart[..<end].drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
             rest = afterStart[afterStart.index(after: end)...]
             if name.hasPrefix("!") {
                 output += "${" + name.dropFirst() + "}"
@@ -452,7 +468,7 @@ final class Resolver {
             let value: TemplateValue?
             if let given = variables[name] {
                 value = given
-            } else if name.contains("."), !parameters.keys.contains(name) {
+            } else if ascii ? name.utf8.contains(UInt8(ascii: ".")) : name.contains("."), !parameters.keys.contains(name) {
                 let dot = name.firstIndex(of: ".")!
                 let node = Node(.sequence([
                     Node(.scalar(String(name[..<dot]), plain: false), at: templateLocation),
@@ -472,6 +488,27 @@ final class Resolver {
         }
         output += rest
         return .string(output)
+    }
+
+    /// Where `${` first occurs in ASCII text.
+    private static func asciiOpening(in text: Substring) -> Range<String.Index>? {
+        let bytes = text.utf8
+        var index = bytes.startIndex
+        while let dollar = bytes[index...].firstIndex(of: UInt8(ascii: "$")) {
+            let next = bytes.index(after: dollar)
+            guard next < bytes.endIndex else { return nil }
+            if bytes[next] == UInt8(ascii: "{") { return dollar..<bytes.index(after: next) }
+            index = next
+        }
+        return nil
+    }
+
+    /// ASCII text without leading and trailing spaces (only " ", as Fn::Sub names are trimmed).
+    private static func asciiTrimmingSpaces(_ text: Substring) -> String {
+        let bytes = text.utf8
+        guard let first = bytes.firstIndex(where: { $0 != UInt8(ascii: " ") }),
+              let last = bytes.lastIndex(where: { $0 != UInt8(ascii: " ") }) else { return "" }
+        return String(text[first...last])
     }
 
     // MARK: Fn::FindInMap

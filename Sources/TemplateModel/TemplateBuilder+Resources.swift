@@ -8,6 +8,24 @@ extension TemplateBuilder {
         "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR"]
 
+    /// Whether `aliasNamePattern` matches: decided on the bytes for the usual names, by the expression for any other.
+    static func isValidAliasName(_ alias: String) -> Bool {
+        var allDigits = true
+        var plain = !alias.isEmpty
+        for byte in alias.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): continue
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "-"), UInt8(ascii: "_"):
+                allDigits = false
+            default:
+                plain = false
+            }
+            if !plain { break }
+        }
+        if plain { return !allDigits }
+        return aliasNamePattern.firstMatch(in: alias, range: NSRange(alias.startIndex..., in: alias)) != nil
+    }
+
     /// A property's node and its resolved value, nil when absent or `AWS::NoValue`.
     struct Property {
         var node: Node
@@ -16,8 +34,18 @@ extension TemplateBuilder {
 
     mutating func property(_ properties: Node?, _ key: String) -> Property? {
         guard let node = properties?[key] else { return nil }
-        guard let value = resolver.resolve(node), value != .null else { return nil }
+        guard let value = resolveProperty(node, key, of: properties), value != .null else { return nil }
         return Property(node: node, value: value)
+    }
+
+    /// Resolves a property's value, remembering it when it belongs to the function being read and reported nothing.
+    mutating func resolveProperty(_ node: Node, _ key: String, of properties: Node?) -> TemplateValue? {
+        let before = resolver.sink.reports
+        let value = resolver.resolve(node)
+        if let owner = cleanOwner, properties?.location == owner, resolver.sink.reports == before {
+            cleanlyResolved[key] = (node.location, value)
+        }
+        return value
     }
 
     mutating func stringProperty(_ properties: Node?, _ key: String, of id: String) -> String? {
@@ -84,6 +112,8 @@ extension TemplateBuilder {
 
     mutating func serverlessFunction(_ id: String, _ resource: Resolver.Resource) -> Function? {
         let props = resource.properties
+        startFunction(props)
+        defer { cleanOwner = nil }
         let location = resource.location
         let packageType = stringProperty(props, "PackageType", of: id) ?? "Zip"
         let runtime = stringProperty(props, "Runtime", of: id)
@@ -91,13 +121,13 @@ extension TemplateBuilder {
         var codeUri: String?
         var code = CodeSource.directory(".")
         let inline = stringProperty(props, "InlineCode", of: id)
-        if let codeNode = props?["CodeUri"], let value = resolver.resolve(codeNode), value != .null {
+        if let codeNode = props?["CodeUri"], let value = resolveProperty(codeNode, "CodeUri", of: props), value != .null {
             switch value {
             case .string(let text):
                 codeUri = text
                 if text.hasPrefix("s3://") {
                     code = .s3(text)
-                } else if let scheme = text.range(of: "://") {
+                } else if let scheme = ASCII.range(of: "://", in: text) {
                     error("CodeUri '\(text)' of '\(id)' uses \(text[..<scheme.lowerBound])://, which is neither a local path nor s3://bucket/key", at: codeNode.location)
                 } else {
                     code = .directory(text)
@@ -126,12 +156,12 @@ extension TemplateBuilder {
             code = .image(image)
             warning("'\(id)' is a container image function (\(image)); shift runs zip functions only, so it is validated but not run", at: location)
         } else if packageType != "Zip" {
-            error("PackageType of '\(id)' must be Zip or Image, not '\(packageType)'", at: props?["PackageType"]?.location ?? location)
+            error("PackageType of '\(id)' must be Zip or Image, not '\(packageType)'", at: props?["PackageType"].map { located($0.location) } ?? location)
         } else {
-            checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: location)
+            checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: location, properties: props)
         }
         if case .s3(let uri) = code {
-            warning("the code of '\(id)' is in S3 (\(uri)), which cannot be fetched locally; it validates but cannot run", at: props?["CodeUri"]?.location ?? location)
+            warning("the code of '\(id)' is in S3 (\(uri)), which cannot be fetched locally; it validates but cannot run", at: props?["CodeUri"].map { located($0.location) } ?? location)
         }
         var function = commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: code)
 
@@ -139,7 +169,7 @@ extension TemplateBuilder {
             let alias = resolver.resolve(aliasNode)?.stringValue ?? ""
             if alias.isEmpty {
                 error("AutoPublishAlias of '\(id)' is empty; an alias name is required to create an alias (e.g. 'live')", at: aliasNode.location)
-            } else if alias.count > 128 || Self.aliasNamePattern.firstMatch(in: alias, range: NSRange(alias.startIndex..., in: alias)) == nil {
+            } else if alias.count > 128 || !Self.isValidAliasName(alias) {
                 error("AutoPublishAlias name ('\(alias)') of '\(id)' must contain only alphanumeric characters, hyphens, or underscores matching (?!^[0-9]+$)([a-zA-Z0-9-_]+) pattern, at most 128 characters", at: aliasNode.location)
             } else {
                 function.autoPublishAlias = alias
@@ -162,6 +192,8 @@ extension TemplateBuilder {
 
     mutating func lambdaFunction(_ id: String, _ resource: Resolver.Resource) -> Function? {
         let props = resource.properties
+        startFunction(props)
+        defer { cleanOwner = nil }
         let packageType = stringProperty(props, "PackageType", of: id) ?? "Zip"
         let runtime = stringProperty(props, "Runtime", of: id)
         let handler = stringProperty(props, "Handler", of: id)
@@ -184,11 +216,22 @@ extension TemplateBuilder {
             error("Code of '\(id)' must have ZipFile, S3Bucket and S3Key, or ImageUri", at: codeNode.location)
             return nil
         }
-        if packageType == "Zip" { checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: resource.location) }
+        if packageType == "Zip" { checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: resource.location, properties: props) }
         return commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: source)
     }
 
-    mutating func checkRuntimeAndHandler(_ id: String, runtime: String?, handler: String?, at location: SourceLocation) {
+    mutating func startFunction(_ props: Node?) {
+        cleanOwner = props?.location
+        cleanlyResolved.removeAll(keepingCapacity: true)
+    }
+
+    mutating func checkRuntimeAndHandler(_ id: String, runtime: String?, handler: String?, at location: SourceLocation, properties: Node?) {
+        for (key, value) in [("Runtime", runtime), ("Handler", handler)] where value == nil {
+            if let written = properties?[key] {
+                error("\(key) of '\(id)' resolves to nothing (is it a parameter without a value? pass --parameter-overrides)", at: written.location)
+                return
+            }
+        }
         if runtime == nil {
             error("function '\(id)' has no Runtime; Runtime and Handler need to be present when PackageType is Zip (e.g. Runtime: python3.12)", at: location)
         } else if handler == nil, !(runtime!.hasPrefix("provided")) {
@@ -202,7 +245,7 @@ extension TemplateBuilder {
         let props = resource.properties
         let explicitName = stringProperty(props, "FunctionName", of: id)
         var environment: [String: String]?
-        if let envNode = props?["Environment"], let env = resolver.resolve(envNode), env != .null {
+        if let envNode = props?["Environment"], let env = resolveProperty(envNode, "Environment", of: props), env != .null {
             if let variables = env["Variables"] {
                 if let map = variables.mapValue {
                     var result: [String: String] = [:]
@@ -214,7 +257,7 @@ extension TemplateBuilder {
                         }
                         if Self.reservedEnvironmentKeys.contains(key) {
                             error("environment variable \(key) of '\(id)' is reserved by Lambda and cannot be set; rename it", at: envNode.location)
-                        } else if key.first.map({ !$0.isLetter }) ?? true || !key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) {
+                        } else if !ASCII.isEnvironmentName(key) {
                             error("environment variable name '\(key)' of '\(id)' must start with a letter and hold only letters, digits and underscores", at: envNode.location)
                         }
                         result[key] = text
@@ -256,7 +299,7 @@ extension TemplateBuilder {
             ?? stringListProperty(props, "Architectures", of: id)
         if let list = architectures {
             if list.count != 1 || !["x86_64", "arm64"].contains(list[0]) {
-                error("Architectures of '\(id)' must be exactly one of [x86_64] or [arm64]", at: props?["Architectures"]?.location ?? resource.location)
+                error("Architectures of '\(id)' must be exactly one of [x86_64] or [arm64]", at: props?["Architectures"].map { located($0.location) } ?? resource.location)
                 architectures = nil
             }
         }
@@ -268,9 +311,17 @@ extension TemplateBuilder {
             }
         }
         var properties: [String: TemplateValue] = [:]
+        properties.reserveCapacity(props?.entries?.count ?? 0)
         for entry in props?.entries ?? [] {
-            if let value = resolver.resolveLeniently(entry.value) { properties[entry.key] = value }
+            let value: TemplateValue?
+            if let clean = cleanlyResolved[entry.key], clean.position == entry.value.location {
+                value = clean.value
+            } else {
+                value = resolver.resolveLeniently(entry.value)
+            }
+            if let value { properties[entry.key] = value }
         }
+        cleanOwner = nil
         return Function(
             logicalId: id, resourceType: resource.type, location: resource.location,
             functionName: explicitName ?? id, explicitFunctionName: explicitName,
@@ -366,11 +417,11 @@ extension TemplateBuilder {
             }
         }
         return DeploymentPreference(
-            type: type, typeLocation: typeNode?.location ?? node.location, enabled: enabled, alarms: alarms,
+            type: type, typeLocation: located(typeNode?.location ?? node.location), enabled: enabled, alarms: alarms,
             preTrafficHook: pre, postTrafficHook: post,
             role: body["Role"].flatMap { resolver.resolve($0) },
             triggerConfigurations: body["TriggerConfigurations"].flatMap { resolver.resolve($0) },
-            passthroughCondition: passthrough, location: node.location)
+            passthroughCondition: passthrough, location: located(node.location))
     }
 
     static func chosenBranch(_ node: Node, resolver: Resolver) -> Node? {
@@ -452,7 +503,7 @@ extension TemplateBuilder {
         }
         let architectures = stringListProperty(props, "CompatibleArchitectures", of: id)
         if let architectures, architectures.contains(where: { !["x86_64", "arm64"].contains($0) }) {
-            error("CompatibleArchitectures of layer '\(id)' needs to be a list of 'x86_64' or 'arm64'", at: props?["CompatibleArchitectures"]?.location ?? resource.location)
+            error("CompatibleArchitectures of layer '\(id)' needs to be a list of 'x86_64' or 'arm64'", at: props?["CompatibleArchitectures"].map { located($0.location) } ?? resource.location)
         }
         return Layer(logicalId: id, resourceType: resource.type, layerName: stringProperty(props, "LayerName", of: id) ?? id,
                      contentUri: contentUri, content: content,
@@ -474,25 +525,26 @@ extension TemplateBuilder {
             }
         }
         var properties: [String: TemplateValue] = [:]
+        properties.reserveCapacity(props?.entries?.count ?? 0)
         for entry in props?.entries ?? [] {
             if let value = resolver.resolve(entry.value) { properties[entry.key] = value }
         }
         let comparison = stringProperty(props, "ComparisonOperator", of: id)
         if let comparison, !Self.comparisonOperators.contains(comparison) {
-            error("ComparisonOperator '\(comparison)' of alarm '\(id)' is not one of \(Self.comparisonOperators.prefix(4).joined(separator: ", "))", at: props?["ComparisonOperator"]?.location ?? resource.location)
+            error("ComparisonOperator '\(comparison)' of alarm '\(id)' is not one of \(Self.comparisonOperators.prefix(4).joined(separator: ", "))", at: props?["ComparisonOperator"].map { located($0.location) } ?? resource.location)
         }
         let statistic = stringProperty(props, "Statistic", of: id)
         if let statistic, !Self.statistics.contains(statistic) {
-            error("Statistic '\(statistic)' of alarm '\(id)' is not one of \(Self.statistics.joined(separator: ", ")); use ExtendedStatistic for percentiles such as p99", at: props?["Statistic"]?.location ?? resource.location)
+            error("Statistic '\(statistic)' of alarm '\(id)' is not one of \(Self.statistics.joined(separator: ", ")); use ExtendedStatistic for percentiles such as p99", at: props?["Statistic"].map { located($0.location) } ?? resource.location)
         }
         let treat = stringProperty(props, "TreatMissingData", of: id)
         if let treat, !Self.missingDataTreatments.contains(treat) {
-            error("TreatMissingData '\(treat)' of alarm '\(id)' is not one of \(Self.missingDataTreatments.joined(separator: ", "))", at: props?["TreatMissingData"]?.location ?? resource.location)
+            error("TreatMissingData '\(treat)' of alarm '\(id)' is not one of \(Self.missingDataTreatments.joined(separator: ", "))", at: props?["TreatMissingData"].map { located($0.location) } ?? resource.location)
         }
         let evaluationPeriods = intProperty(props, "EvaluationPeriods", of: id, range: 1...100_000)
         let datapoints = intProperty(props, "DatapointsToAlarm", of: id, range: 1...100_000)
         if let evaluationPeriods, let datapoints, datapoints > evaluationPeriods {
-            error("DatapointsToAlarm (\(datapoints)) of alarm '\(id)' cannot exceed EvaluationPeriods (\(evaluationPeriods))", at: props?["DatapointsToAlarm"]?.location ?? resource.location)
+            error("DatapointsToAlarm (\(datapoints)) of alarm '\(id)' cannot exceed EvaluationPeriods (\(evaluationPeriods))", at: props?["DatapointsToAlarm"].map { located($0.location) } ?? resource.location)
         }
         var metrics: [Alarm.MetricDataQuery] = []
         for item in properties["Metrics"]?.listValue ?? [] {
@@ -573,6 +625,15 @@ extension TemplateBuilder {
 
     /// Hooks, alarms and destinations must name things that exist.
     mutating func checkReferences(_ template: inout Template) {
+        // `Template.alarm(named:)` by dictionary: the first alarm with that logical id, else the first with that name.
+        var alarmsById: [String: String] = [:]
+        var alarmsByName: [String: String] = [:]
+        if template.functions.contains(where: { !($0.deploymentPreference?.alarms.isEmpty ?? true) }) {
+            for alarm in template.alarms {
+                if alarmsById[alarm.logicalId] == nil { alarmsById[alarm.logicalId] = alarm.logicalId }
+                if alarmsByName[alarm.alarmName] == nil { alarmsByName[alarm.alarmName] = alarm.logicalId }
+            }
+        }
         for index in template.functions.indices {
             let function = template.functions[index]
             guard var preference = function.deploymentPreference else { continue }
@@ -584,7 +645,7 @@ extension TemplateBuilder {
                     error("the \(label) hook '\(hook)' of '\(function.logicalId)' is not a function of this template\(suggestion(for: hook, among: template.functions.map(\.logicalId)))", at: preference.location)
                 }
             }
-            preference.alarms = preference.alarms.map { template.alarm(named: $0)?.logicalId ?? $0 }
+            preference.alarms = preference.alarms.map { alarmsById[$0] ?? alarmsByName[$0] ?? $0 }
             template.functions[index].deploymentPreference = preference
         }
     }

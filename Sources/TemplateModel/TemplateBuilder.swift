@@ -7,6 +7,12 @@ struct TemplateBuilder {
     let options: LoadOptions
     var sink: DiagnosticSink
     var resolver: Resolver!
+    /// The properties node of the function being read, while its properties are resolved one by one.
+    var cleanOwner: Position?
+    /// Properties of that function that resolved without any report, by key, with the position of the value node.
+    /// Resolution is deterministic (its caches only grow, and strictness changes only the wording of reports), so
+    /// resolving them again for the full property map would give the same value and report nothing again.
+    var cleanlyResolved: [String: (position: Position, value: TemplateValue?)] = [:]
 
     init(root: Node, path: String, options: LoadOptions, sink: DiagnosticSink) {
         self.root = root
@@ -19,6 +25,10 @@ struct TemplateBuilder {
 
     mutating func error(_ message: String, at location: SourceLocation) { resolver.sink.error(message, at: location) }
     mutating func warning(_ message: String, at location: SourceLocation) { resolver.sink.warning(message, at: location) }
+    mutating func error(_ message: String, at position: Position) { resolver.sink.error(message, at: position) }
+    mutating func warning(_ message: String, at position: Position) { resolver.sink.warning(message, at: position) }
+    /// The full location of a position in this template.
+    func located(_ position: Position) -> SourceLocation { SourceLocation(file: path, position) }
 
     mutating func build() -> Template? {
         let stackName = options.stackName ?? TemplateLoader.defaultStackName(forTemplateAt: path)
@@ -38,7 +48,7 @@ struct TemplateBuilder {
         if let mappings, !mappings.isNull, mappings.entries == nil {
             sink.error("the Mappings section must be a map", at: mappings.location)
         }
-        let resourceNodes = readResources()
+        let resourceNodes = readResources(parameters: parameterValues)
         let globals = readGlobals()
         var resources: [String: Resolver.Resource] = [:]
         for (id, node) in resourceNodes {
@@ -49,7 +59,7 @@ struct TemplateBuilder {
             } else if type == "AWS::Serverless::LayerVersion", let globalLayer = globals["LayerVersion"] {
                 properties = mergeGlobals(globalLayer, into: properties, resource: node, id: id)
             }
-            resources[id] = Resolver.Resource(type: type, node: node, properties: properties, location: node.location)
+            resources[id] = Resolver.Resource(type: type, node: node, properties: properties, location: located(node.location))
         }
         resolver = Resolver(sink: sink, pseudo: pseudo, parameters: parameterValues, mappings: mappings, conditions: conditions,
                             resources: resources, versionNumbers: options.versionNumbers)
@@ -101,7 +111,8 @@ struct TemplateBuilder {
         }
         checkReferences(&template)
         if let outputs = root["Outputs"]?.entries {
-            for entry in outputs {
+            let parameters = resolver.parameters
+            for entry in ForEach.expand(outputs, collection: { Self.forEachCollection($0, parameters: parameters) }, sink: &resolver.sink) {
                 if let condition = entry.value["Condition"]?.scalar, !resolver.condition(condition, at: entry.value.location) { continue }
                 if let value = entry.value["Value"].flatMap({ resolver.resolveLeniently($0) }) { template.outputs[entry.key] = value }
             }
@@ -161,13 +172,13 @@ struct TemplateBuilder {
                 sink.warning("parameter '\(name)' reads SSM parameter '\(raw)', which is not looked up locally; its name is used as the value (pass --parameter-overrides \(name)=VALUE)", at: entry.keyLocation)
             }
             if !raw.isEmpty || definition["Default"] != nil || options.parameterOverrides[name] != nil {
-                validate(parameter: name, type: type, raw: raw, isList: isList, definition: definition, at: entry.keyLocation)
+                validate(parameter: name, type: type, raw: raw, isList: isList, definition: definition, at: located(entry.keyLocation))
             }
             let value: TemplateValue = isList
                 ? .list(raw.isEmpty ? [] : raw.components(separatedBy: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) })
                 : .string(raw)
             values[name] = value
-            parameters.append(Parameter(name: name, type: type, value: value, location: entry.keyLocation))
+            parameters.append(Parameter(name: name, type: type, value: value, location: located(entry.keyLocation)))
         }
         return (parameters, values.filter { !unset.contains($0.key) }, unset)
     }
@@ -210,7 +221,16 @@ struct TemplateBuilder {
         }
     }
 
-    private mutating func readResources() -> [(String, Node)] {
+    /// A `Fn::ForEach` collection: a literal list, or a `!Ref` to a list parameter.
+    private static func forEachCollection(_ node: Node, parameters: [String: TemplateValue]) -> [String]? {
+        if let items = node.items { return items.compactMap(\.scalar).count == items.count ? items.compactMap(\.scalar) : nil }
+        if let (name, argument) = node.intrinsic, name == "Ref", let parameter = argument.scalar, let value = parameters[parameter] {
+            return value.listValue?.compactMap(\.stringValue) ?? value.stringValue.map { $0.split(separator: ",").map(String.init) }
+        }
+        return nil
+    }
+
+    private mutating func readResources(parameters: [String: TemplateValue]) -> [(String, Node)] {
         guard let node = root["Resources"] else {
             sink.error("the template has no Resources section; add one with at least one resource", at: root.location)
             return []
@@ -220,8 +240,12 @@ struct TemplateBuilder {
             return []
         }
         var result: [(String, Node)] = []
-        for entry in entries {
-            guard entry.key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }), !entry.key.isEmpty else {
+        if entries.contains(where: { $0.key.hasPrefix(ForEach.prefix) }), !readTransforms().contains("AWS::LanguageExtensions") {
+            sink.warning("Fn::ForEach needs 'AWS::LanguageExtensions' in the template's Transform; add it before AWS::Serverless-2016-10-31", at: node.location)
+        }
+        let expanded = ForEach.expand(entries, collection: { Self.forEachCollection($0, parameters: parameters) }, sink: &sink)
+        for entry in expanded {
+            guard ASCII.isAlphanumeric(entry.key), !entry.key.isEmpty else {
                 sink.error("logical id '\(entry.key)' must be alphanumeric (A-Z, a-z, 0-9)", at: entry.keyLocation)
                 continue
             }

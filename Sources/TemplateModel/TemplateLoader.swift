@@ -39,7 +39,7 @@ public enum TemplateLoader {
                                    "Conditions", "Globals", "Resources", "Outputs", "Rules"]
 
     public static func load(contents: String, path: String, options: LoadOptions = LoadOptions()) -> LoadResult {
-        var sink = DiagnosticSink()
+        var sink = DiagnosticSink(path: path)
         guard let root = YAMLReader.read(contents, path: path, diagnostics: &sink) else {
             return LoadResult(template: nil, diagnostics: sink.items)
         }

@@ -86,12 +86,24 @@ public enum TemplateValue: Sendable, Hashable {
 
     /// Reads a plain YAML scalar the way a YAML 1.1 loader (PyYAML, which SAM uses) types it.
     static func plainScalar(_ text: String) -> TemplateValue {
+        // Only text starting like one of the words below can be one (this skips the string comparisons for most text).
+        guard let first = text.utf8.first else { return .null }
+        switch first | 0x20 {
+        case UInt8(ascii: "~"), UInt8(ascii: "n"), UInt8(ascii: "t"), UInt8(ascii: "y"), UInt8(ascii: "o"), UInt8(ascii: "f"):
+            break
+        default:
+            return number(text)
+        }
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return .bool(true)
         case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return .bool(false)
-        default: break
+        default: return number(text)
         }
+    }
+
+    /// A plain scalar that is none of YAML's words: a number when it reads as one, else text.
+    private static func number(_ text: String) -> TemplateValue {
         guard let first = text.utf8.first, first == UInt8(ascii: "-") || first == UInt8(ascii: "+")
             || first == UInt8(ascii: ".") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9"))
         else { return .string(text) }

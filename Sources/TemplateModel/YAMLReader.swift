@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Turns template text into `Node`s, guarding against the inputs that would crash or hang a naive reader.
@@ -18,7 +19,7 @@ enum YAMLReader {
 
     static func read(_ text: String, path: String, diagnostics: inout DiagnosticSink) -> Node? {
         let start = SourceLocation(file: path, line: 1, column: 1)
-        if text.utf8.contains(0) {
+        if containsNUL(text) {
             diagnostics.error("the file contains NUL bytes, so it is not a YAML or JSON text file; pass the template itself (template.yaml)", at: start)
             return nil
         }
@@ -30,6 +31,14 @@ enum YAMLReader {
             diagnostics.error("the document nests more than \(maximumDepth) levels deep; SAM templates never need that, so it was not read (check for runaway brackets or indentation)", at: deep)
             return nil
         }
+        // The common case straight from libyaml's events; anything unusual is read (and reported) through Yams.
+        if let node = EventComposer.compose(text, path: path) { return node }
+        return readWithYams(text, path: path, diagnostics: &diagnostics)
+    }
+
+    /// Reads through Yams' tree: slower, but it is the reference, and it words every YAML problem.
+    static func readWithYams(_ text: String, path: String, diagnostics: inout DiagnosticSink) -> Node? {
+        let start = SourceLocation(file: path, line: 1, column: 1)
         let yamsNode: Yams.Node?
         do {
             // The basic resolver has no regular expressions: Yams would otherwise run several per scalar to type it
@@ -51,35 +60,65 @@ enum YAMLReader {
         var converter = Converter(path: path)
         let node = converter.convert(yamsNode, budget: &budget)
         if let problem = converter.problem {
-            diagnostics.error(problem.message, at: problem.location)
+            diagnostics.error(problem.message, at: SourceLocation(file: path, problem.location))
             return nil
         }
         return node
     }
 
+    static func containsNUL(_ text: String) -> Bool {
+        let found = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard let base = bytes.baseAddress else { return false }
+            return memchr(base, 0, bytes.count) != nil
+        }
+        return found ?? text.utf8.contains(0)
+    }
+
     /// Estimates nesting from the text alone (indentation levels, `- ` runs, open brackets),
     /// so that a 20,000-deep document is refused before anything recursive touches it.
     static func firstTooDeepLocation(_ text: String, path: String) -> SourceLocation? {
+        if let found = text.utf8.withContiguousStorageIfAvailable({ firstTooDeepLocation(in: $0, path: path) }) { return found }
+        return Array(text.utf8).withUnsafeBufferPointer { firstTooDeepLocation(in: $0, path: path) }
+    }
+
+    private static func firstTooDeepLocation(in bytes: UnsafeBufferPointer<UInt8>, path: String) -> SourceLocation? {
         let space = UInt8(ascii: " "), dash = UInt8(ascii: "-"), newline = UInt8(ascii: "\n"), hash = UInt8(ascii: "#")
         var indents: [Int] = []
         var flowDepth = 0
         var line = 1
-        var column = 0
+        var lineStart = 0
         var atLineStart = true
         var indent = 0
         var dashes = 0
         var lastWasDash = false
-        for byte in text.utf8 {
+        // After a comment that starts a line, the next byte is checked even if it is plain: `dashes` may have grown.
+        var uncheckedComment = false
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            var byte = bytes[index]
+            if !atLineStart && !uncheckedComment {
+                // Within a line only brackets change the depth: skip to the next one or to the end of the line.
+                // (`byte & 0xDF` folds `{` onto `[` and `}` onto `]`.)
+                while byte != newline && byte & 0xDF != UInt8(ascii: "[") && byte & 0xDF != UInt8(ascii: "]") {
+                    index += 1
+                    if index == count { break }
+                    byte = bytes[index]
+                }
+                if index == count { break }
+            }
+            index += 1
             if byte == newline {
                 line += 1
-                column = 0
+                lineStart = index
                 atLineStart = true
                 indent = 0
                 dashes = 0
                 lastWasDash = false
+                uncheckedComment = false
                 continue
             }
-            column += 1
+            let column = index - lineStart
             if atLineStart {
                 if byte == space {
                     if lastWasDash { dashes += 1; lastWasDash = false } else if dashes == 0 { indent += 1 }
@@ -89,10 +128,11 @@ enum YAMLReader {
                 // A dash not followed by a space starts a scalar (`-1`, `--x`), not a sequence entry.
                 if lastWasDash && byte != space { lastWasDash = false }
                 atLineStart = false
-                if byte == hash { continue }
+                if byte == hash { uncheckedComment = true; continue }
                 while let last = indents.last, last >= indent { indents.removeLast() }
                 indents.append(indent)
             }
+            uncheckedComment = false
             if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
                 flowDepth += 1
             } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
@@ -102,6 +142,7 @@ enum YAMLReader {
                 return SourceLocation(file: path, line: line, column: column)
             }
         }
+        let column = count - lineStart
         if indents.count + dashes > maximumDepth { return SourceLocation(file: path, line: line, column: max(1, column)) }
         return nil
     }
@@ -129,12 +170,12 @@ enum YAMLReader {
     /// Converts Yams nodes, expanding aliases under a node budget.
     struct Converter {
         let path: String
-        var problem: (location: SourceLocation, message: String)?
+        var problem: (location: Position, message: String)?
 
         init(path: String) { self.path = path }
 
-        func location(_ mark: Mark?) -> SourceLocation {
-            SourceLocation(file: path, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        func location(_ mark: Mark?) -> Position {
+            Position(line: mark?.line ?? 1, column: mark?.column ?? 1)
         }
 
         mutating func convert(_ node: Yams.Node, budget: inout Int) -> Node {

@@ -5,7 +5,7 @@ import Foundation
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: template loading, the runtime, rollout simulation.",
-        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchServe.self])
+        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self])
 }
 
 /// Timing helpers shared by the benchmarks.

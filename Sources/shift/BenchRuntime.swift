@@ -47,29 +47,36 @@ struct BenchRuntime: AsyncParsableCommand {
         // Bare interpreter starts, through the same resolved interpreters the runtime uses.
         let pythonPath = try runCommand("/bin/sh", ["-c", "python3 -c 'import sys;print(sys.executable)'"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         let nodePath = try runCommand("/bin/sh", ["-c", "node -p process.execPath"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let barePython = try median((0..<coldRuns).map { _ in try timeSpawn(pythonPath, ["-c", "pass"]) })
-        let barePythonS = try median((0..<coldRuns).map { _ in try timeSpawn(pythonPath, ["-S", "-c", "pass"]) })
-        let bareNode = try median((0..<coldRuns).map { _ in try timeSpawn(nodePath, ["-e", "0"]) })
-        let bareTrue = try median((0..<coldRuns).map { _ in try timeSpawn("/bin/true", []) })
-
-        // Cold starts: a new version each time, so a new environment each time.
-        func cold(_ base: FunctionConfiguration) async throws -> (wall: Double, initMs: Double) {
-            var walls: [Double] = [], inits: [Double] = []
-            for i in 0..<coldRuns {
+        // Cold starts (a new version each time, so a new environment each time), interleaved with
+        // the bare interpreter starts they are compared with, so both see the same machine load.
+        var bare: [String: [Double]] = [:]
+        var coldWall: [String: [Double]] = [:]
+        var coldInit: [String: [Double]] = [:]
+        var extra: [String: [Double]] = [:]
+        for i in 0..<coldRuns {
+            let pairs: [(String, FunctionConfiguration, String, [String])] = [
+                ("python", py, pythonPath, ["-S", "-c", "pass"]),
+                ("node", js, nodePath, ["-e", "0"]),
+                ("C", c, "/bin/true", []),
+            ]
+            for (name, base, interpreter, args) in pairs {
+                let bareMs = try timeSpawn(interpreter, args)
                 var fresh = base
                 fresh.version = "\(i + 1)"
                 let start = ContinuousClock.now
                 let result = try await runtime.invoke(fresh, payload: payload)
-                walls.append(ms(ContinuousClock.now - start))
-                inits.append(ms(result.initDuration ?? .zero))
-                guard result.functionError == nil else { throw ValidationError("\(base.functionName) failed: \(String(decoding: result.payload, as: UTF8.self))\n\(result.log)") }
+                let wall = ms(ContinuousClock.now - start)
+                guard result.functionError == nil else {
+                    throw ValidationError("\(base.functionName) failed: \(String(decoding: result.payload, as: UTF8.self))\n\(result.log)")
+                }
+                bare[name, default: []].append(bareMs)
+                coldWall[name, default: []].append(wall)
+                coldInit[name, default: []].append(ms(result.initDuration ?? .zero))
+                extra[name, default: []].append(wall - bareMs)
             }
-            await runtime.shutdownEnvironments(of: base.functionName)
-            return (median(walls), median(inits))
+            bare["python+site", default: []].append(try timeSpawn(pythonPath, ["-c", "pass"]))
         }
-        let coldPy = try await cold(py)
-        let coldJs = try await cold(js)
-        let coldC = try await cold(c)
+        for name in ["bench-py", "bench-node", "bench-c"] { await runtime.shutdownEnvironments(of: name) }
 
         // Warm latency: one caller, one environment.
         func warm(_ config: FunctionConfiguration) async throws -> (p50: Double, p99: Double) {
@@ -86,6 +93,7 @@ struct BenchRuntime: AsyncParsableCommand {
         }
         let warmPy = try await warm(py)
         let warmC = try await warm(c)
+        let warmJs = try await warm(js)
 
         // Throughput with 1 and 4 concurrent callers.
         func throughput(_ config: FunctionConfiguration, callers: Int) async throws -> Double {
@@ -116,11 +124,12 @@ struct BenchRuntime: AsyncParsableCommand {
         func f(_ x: Double) -> String { String(format: "%.2f", x) }
         func us(_ x: Double) -> String { String(format: "%.0f µs", x) }
         print("shift bench runtime — medians, \(coldRuns) cold starts, \(warmRuns) warm invocations, \(f(seconds)) s throughput runs")
-        print("process start: /bin/true \(f(bareTrue)) ms; python3 -c pass \(f(barePython)) ms (-S: \(f(barePythonS)) ms); node -e 0 \(f(bareNode)) ms")
-        print("cold start to first result  python \(f(coldPy.wall)) ms (init \(f(coldPy.initMs)) ms) = bare python -S + \(f(coldPy.wall - barePythonS)) ms, bare python + \(f(coldPy.wall - barePython)) ms")
-        print("                            node   \(f(coldJs.wall)) ms (init \(f(coldJs.initMs)) ms) = bare node + \(f(coldJs.wall - bareNode)) ms (ratio \(f(coldJs.wall / bareNode))x)")
-        print("                            C      \(f(coldC.wall)) ms (init \(f(coldC.initMs)) ms) = /bin/true + \(f(coldC.wall - bareTrue)) ms")
-        print("warm invoke                 python p50 \(us(warmPy.p50)) p99 \(us(warmPy.p99)); provided(C) p50 \(us(warmC.p50)) p99 \(us(warmC.p99))")
+        func m(_ d: [String: [Double]], _ k: String) -> Double { median(d[k] ?? []) }
+        print("process start (bare):       /bin/true \(f(m(bare, "C"))) ms; python3 -S -c pass \(f(m(bare, "python"))) ms (with site: \(f(m(bare, "python+site"))) ms); node -e 0 \(f(m(bare, "node"))) ms")
+        for (name, label) in [("python", "python -S"), ("node", "node"), ("C", "/bin/true")] {
+            print("cold start to first result  \(name.padding(toLength: 6, withPad: " ", startingAt: 0)) \(f(m(coldWall, name))) ms (init \(f(m(coldInit, name))) ms) = bare \(label) + \(f(m(extra, name))) ms (ratio \(f(m(coldWall, name) / m(bare, name)))x)")
+        }
+        print("warm invoke                 python p50 \(us(warmPy.p50)) p99 \(us(warmPy.p99)); provided(C) p50 \(us(warmC.p50)) p99 \(us(warmC.p99)); node p50 \(us(warmJs.p50)) p99 \(us(warmJs.p99))")
         print("throughput                  provided(C) 1 caller \(Int(c1))/s, 4 callers \(Int(c4))/s (x\(f(c4 / c1))); python 1 caller \(Int(py1))/s, 4 callers \(Int(py4))/s (x\(f(py4 / py1)))")
     }
 

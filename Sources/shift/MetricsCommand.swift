@@ -150,22 +150,6 @@ struct MetricsCommand: AsyncParsableCommand {
     }
 }
 
-/// `90s`, `15m`, `2h`, `1d` → milliseconds.
-enum DurationText {
-    static func milliseconds(_ text: String) -> Int64? {
-        guard let unit = text.last, let value = Double(text.dropLast()), value >= 0 else { return nil }
-        let factor: Double
-        switch unit {
-        case "s": factor = 1000
-        case "m": factor = 60_000
-        case "h": factor = 3_600_000
-        case "d": factor = 86_400_000
-        default: return nil
-        }
-        return Int64(value * factor)
-    }
-}
-
 /// Opening a state folder for reading while `shift serve` may hold it.
 enum StateDirectory {
     static func openReadOnly(_ directory: URL) async throws -> StateStore {

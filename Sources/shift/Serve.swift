@@ -52,7 +52,10 @@ struct Serve: AsyncParsableCommand {
     private func serve() async throws {
         let loaded = try TemplateFile.loadOrFail(template, options: try templateOptions.loadOptions())
         let stateDirectory = stateOptions.directory(forTemplate: template)
-        let definitions = try ServiceSetup.definitions(template: loaded, stateDirectory: stateDirectory)
+        let (definitions, skipped) = ServiceSetup.definitions(template: loaded, stateDirectory: stateDirectory)
+        for (function, reason) in skipped.sorted(by: { $0.key < $1.key }) {
+            FileHandle.standardError.write(Data("warning: \(function) is not served: \(reason)\n".utf8))
+        }
         let stack = try await ServiceSetup.open(
             definitions: definitions, stateDirectory: stateDirectory, region: loaded.pseudoParameters.region,
             accountId: loaded.pseudoParameters.accountId, timeScale: timeScale)

@@ -23,18 +23,28 @@ struct ServiceStack: Sendable {
 /// Shared setup of `shift serve` and `shift bench serve`: template → `FunctionDefinition`s (through
 /// `FunctionMapping`), then the stores, the runtime and the service.
 enum ServiceSetup {
-    /// The definitions of every function of `template`, as the service registers them.
-    static func definitions(template: Template, stateDirectory: URL) throws -> [FunctionDefinition] {
+    /// The definitions of every function of `template` that can run here; the others (S3 code, images,
+    /// published layer ARNs) come back with the reason, for the caller to warn about or refuse.
+    static func definitions(template: Template, stateDirectory: URL) -> (definitions: [FunctionDefinition], skipped: [String: String]) {
         let mapping = FunctionMapping(template: template, stateDirectory: stateDirectory)
         let names = Set(template.functions.map(\.functionName))
         let logicalIds = Dictionary(template.functions.map { ($0.logicalId, $0.functionName) }, uniquingKeysWith: { a, _ in a })
-        return try template.functions.map { function in
-            FunctionDefinition(
-                latest: try mapping.configuration(for: function),
-                publishesAllProperties: function.autoPublishAliasAllProperties,
-                asyncConfig: asyncConfig(of: function, functionNames: names, logicalIds: logicalIds),
-                description: function.description ?? "")
+        var definitions: [FunctionDefinition] = []
+        var skipped: [String: String] = [:]
+        for function in template.functions {
+            do {
+                definitions.append(FunctionDefinition(
+                    latest: try mapping.configuration(for: function),
+                    publishesAllProperties: function.autoPublishAliasAllProperties,
+                    asyncConfig: asyncConfig(of: function, functionNames: names, logicalIds: logicalIds),
+                    description: function.versionDescription ?? function.description ?? ""))
+            } catch let error as CLIError {
+                skipped[function.logicalId] = error.message
+            } catch {
+                skipped[function.logicalId] = "\(error)"
+            }
         }
+        return (definitions, skipped)
     }
 
     /// `EventInvokeConfig` and `DeadLetterQueue`: Lambda destinations that are functions of this template
@@ -60,7 +70,8 @@ enum ServiceSetup {
     /// Opens the state directory (failing fast, naming the holder, when another process has it) and
     /// everything on top of it.
     static func open(definitions: [FunctionDefinition], stateDirectory: URL, region: String, accountId: String, timeScale: Double,
-                     lockTimeout: Duration = .seconds(1), configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> ServiceStack {
+                     lockTimeout: Duration = .seconds(1), routingSeed: UInt64? = nil,
+                     configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> ServiceStack {
         let store = try await StateStore.open(
             directory: stateDirectory,
             options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), lockTimeout: lockTimeout))
@@ -72,7 +83,7 @@ enum ServiceSetup {
             options.logHandler = logs.handler
             configure(&options)
             let runtime = try LocalRuntime(options: options)
-            let service = LambdaService(store: store, metrics: metrics, runtime: runtime, clock: clock)
+            let service = LambdaService(store: store, metrics: metrics, runtime: runtime, clock: clock, routingSeed: routingSeed)
             try await service.register(definitions)
             return ServiceStack(store: store, metrics: metrics, logs: logs, runtime: runtime, service: service, clock: clock)
         } catch {

@@ -306,3 +306,27 @@ struct FlagAlarmTests {
         }
     }
 }
+
+struct AlarmMonitorTests {
+    @Test func reportsOnlyChangesAndDrivesTheRollout() throws {
+        var monitor = try AlarmMonitor([.errorRate(above: 5, functionName: "fn", newVersion: "2"), errorsAlarm(n: 1)])
+        #expect(monitor.states == ["fn-v2-error-rate": .insufficientData, "errors": .insufficientData])
+        var store = MetricStore()
+        let first = monitor.evaluate(at: at(10), data: store)
+        #expect(first.map(\.alarmName) == ["fn-v2-error-rate"])   // notBreaching → OK; "errors" stays INSUFFICIENT_DATA
+        #expect(monitor.evaluate(at: at(10), data: store).isEmpty)
+        store.record(fnErrors, value: 3, at: at(10, 5))
+        let second = monitor.evaluate(at: at(11), data: store)
+        #expect(second.map(\.alarmName) == ["errors"])
+        #expect(second[0].evaluation.state == .alarm)
+        var rollout = Rollout(configuration: config("Canary10Percent5Minutes"))
+        _ = rollout.start(at: at(10))
+        let actions = second.flatMap { rollout.alarmChanged($0.alarmName, to: $0.evaluation.state, reason: $0.evaluation.reason, at: at(11)) }
+        #expect(actions.hasRollBack)
+        #expect(rollout.status == .failed)
+    }
+
+    @Test func duplicateNamesAreRejected() {
+        #expect(throws: RolloutError.self) { try AlarmMonitor([errorsAlarm(n: 1), errorsAlarm(n: 2)]) }
+    }
+}

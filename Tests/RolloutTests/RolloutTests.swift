@@ -299,3 +299,31 @@ struct RolloutPersistenceTests {
         #expect(json.contains("\"pointIndex\":0"))
     }
 }
+
+struct RolloutPromoteAndInstantTests {
+    @Test func promoteSkipsTheRemainingWaitsButKeepsThePostTrafficHook() {
+        var r = Rollout(configuration: config("Linear10PercentEvery10Minutes", hooks: [.preTraffic, .postTraffic]))
+        _ = r.start(at: at(0))
+        #expect(r.promote(at: at(1)).isEmpty)   // BeforeAllowTraffic: the hook still decides
+        _ = r.hookFinished(.preTraffic, succeeded: true, at: at(1))
+        #expect(r.promote(at: at(2)) == [weight(1), .invokeHook(.postTraffic, deadline: at(62)), .wake(at: at(62))])
+        #expect(r.status == .baking)
+        #expect(r.promote(at: at(3)).isEmpty)
+    }
+
+    @Test func instantsPrintAsUTC() {
+        #expect(Instant.zero.description == "1970-01-01T00:00:00Z")
+        #expect(Instant(millisecondsSinceEpoch: 1_764_079_500_123).description == "2025-11-25T14:05:00.123Z")
+        #expect(Instant(millisecondsSinceEpoch: 951_782_400_000).description == "2000-02-29T00:00:00Z")
+        #expect(Instant(millisecondsSinceEpoch: -1000).description == "1969-12-31T23:59:59Z")
+        #expect(Instant.minutes(1).minuteIndex == 1)
+        #expect(Instant(millisecondsSinceEpoch: -1).minuteIndex == -1)
+    }
+
+    @Test func errorsAndExpressionsRoundTripThroughJSON() throws {
+        let e = RolloutError(.unknownStrategy, "x")
+        #expect(try JSONDecoder().decode(RolloutError.self, from: JSONEncoder().encode(e)) == e)
+        let x = try MetricExpression("IF(m2 > 0, m1 / m2 * 100, 0)")
+        #expect(try JSONDecoder().decode(MetricExpression.self, from: JSONEncoder().encode(x)) == x)
+    }
+}

@@ -10,8 +10,10 @@ import Testing
         try await withLocalRuntime(options: testOptions()) { runtime in
             let started = ContinuousClock.now
             let result = try await runtime.invoke(config, payload: bytes("30"))
-            #expect(ContinuousClock.now - started < .seconds(10))
-            #expect(result.duration >= .seconds(1) && result.duration < .seconds(1.5))
+            // The handler sleeps 30 s: ending well before that proves the timeout cut it (bounds are loose on purpose:
+            // these machines are shared, and how late a timer fires is not what is tested).
+            #expect(ContinuousClock.now - started < .seconds(20))
+            #expect(result.duration >= .seconds(1) && result.duration < .seconds(10))
             #expect(result.functionError == "Unhandled")
             #expect(result.errorType == "Sandbox.Timedout")
             #expect(result.json["errorMessage"] as? String == "RequestId: \(result.requestId) Error: Task timed out after 1.00 seconds")
@@ -90,7 +92,8 @@ import Testing
         try await withLocalRuntime(options: testOptions { $0.initTimeout = .milliseconds(500) }) { runtime in
             let started = ContinuousClock.now
             let result = try await runtime.invoke(config, payload: bytes("{}"))
-            #expect(ContinuousClock.now - started < .seconds(3))
+            // The bootstrap sleeps 30 s; a hung init must be cut long before that.
+            #expect(ContinuousClock.now - started < .seconds(20))
             #expect(result.errorType == "Sandbox.Timedout")
         }
     }

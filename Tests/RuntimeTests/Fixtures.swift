@@ -54,3 +54,11 @@ func processExists(_ pid: Int32) -> Bool {
 func resolvedPython() async throws -> String {
     try await InterpreterResolver.python("python3", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").path
 }
+
+/// Waits (up to 10 s) until some environment is serving an event.
+func waitUntilBusy(_ runtime: LocalRuntime) async throws {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while await !runtime.environmentStatuses().contains(where: \.isBusy), ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}

@@ -38,8 +38,9 @@ import Testing
         zero.functionName = "zero"
         zero.reservedConcurrency = 0
         try await withLocalRuntime(options: testOptions()) { runtime in
-            async let slow = runtime.invoke(config, payload: bytes("0.5"))
-            try await Task.sleep(for: .milliseconds(100))
+            async let slow = runtime.invoke(config, payload: bytes("1"))
+            try await waitUntilBusy(runtime)
+            #expect(await runtime.concurrentExecutions(of: "reserved") == 1)
             let error = await #expect(throws: RuntimeError.self) { try await runtime.invoke(config, payload: bytes("0")) }
             #expect(error?.code == .tooManyRequests)
             #expect(error?.awsErrorType == "TooManyRequestsException")
@@ -58,8 +59,8 @@ import Testing
         var b = a
         b.functionName = "b"
         try await withLocalRuntime(options: testOptions { $0.maximumConcurrency = 1 }) { runtime in
-            async let slow = runtime.invoke(a, payload: bytes("0.5"))
-            try await Task.sleep(for: .milliseconds(100))
+            async let slow = runtime.invoke(a, payload: bytes("1"))
+            try await waitUntilBusy(runtime)
             let error = await #expect(throws: RuntimeError.self) { try await runtime.invoke(b, payload: bytes("0")) }
             #expect(error?.code == .tooManyRequests)
             #expect(try await slow.text == "\"ok\"")
@@ -138,5 +139,59 @@ import Testing
         #expect(EnvironmentBroker.billedMilliseconds(.microseconds(12_340)) == 13)
         #expect(EnvironmentBroker.billedMilliseconds(.microseconds(200)) == 1)
         #expect(EnvironmentBroker.billedMilliseconds(.milliseconds(3)) == 3)
+    }
+}
+
+extension LifecycleTests {
+    @Test func hugeOutputIsCutInTheInvocationLogOnly() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "import sys\ndef handler(e, c):\n    for i in range(30000):\n        sys.stdout.write('line %d %s\\n' % (i, 'x' * 60))\n    return 'ok'\n"])
+        let config = FunctionConfiguration(functionName: "chatty", runtime: "python3.11", handler: "app.handler", codeDirectory: code, timeout: 20)
+        let count = Mutex(0)
+        let options = testOptions { $0.logHandler = { event in if event.message.hasPrefix("line ") { count.withLock { $0 += 1 } } } }
+        try await withLocalRuntime(options: options) { runtime in
+            let result = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(result.text == "\"ok\"")
+            #expect(result.log.utf8.count < 1_100_000)
+            #expect(result.log.contains("[shift: this invocation's log is cut"))
+            #expect(result.log.contains("END RequestId: \(result.requestId)\nREPORT RequestId: "))
+        }
+        #expect(count.withLock { $0 } == 30000)
+    }
+}
+
+extension LifecycleTests {
+    @Test func changedLatestConfigurationGetsAFreshEnvironment() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "import os\ndef handler(e, c):\n    return os.environ.get('GREETING')\n"])
+        var config = FunctionConfiguration(functionName: "mutable", runtime: "python3.11", handler: "app.handler", codeDirectory: code, environment: ["GREETING": "hello"])
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let first = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(first.text == "\"hello\"")
+            config.environment["GREETING"] = "bonjour"
+            let second = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(second.text == "\"bonjour\"")
+            #expect(second.environmentId != first.environmentId)
+            await runtime.shutdownEnvironments(of: "mutable")
+            #expect(await runtime.environmentStatuses().isEmpty)
+            let third = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(third.isColdStart)
+        }
+    }
+}
+
+extension LifecycleTests {
+    @Test func droppedRuntimeKillsItsProcesses() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["app.py": "def handler(e, c):\n    return 1\n"])
+        let config = FunctionConfiguration(functionName: "dropped", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
+        var runtime: LocalRuntime? = try LocalRuntime(options: testOptions())
+        _ = try await runtime?.invoke(config, payload: bytes("{}"))
+        #expect(await runtime?.concurrentExecutions() == 0)
+        let pid = try #require(await runtime?.environmentStatuses().first?.pid)
+        runtime = nil
+        let deadline = ContinuousClock.now + .seconds(5)
+        while processExists(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!processExists(pid))
     }
 }

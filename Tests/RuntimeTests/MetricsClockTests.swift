@@ -8,11 +8,13 @@ import Testing
         let start = clock.nowMilliseconds
         let real = ContinuousClock()
         let elapsed = try await real.measure { try await clock.sleep(for: .seconds(60)) }
+        // A scaled sleep never ends early; how late it ends depends on the machine's load, so the
+        // check is the ratio of scaled to real time measured in this run, not a wall-clock bound.
         #expect(elapsed >= .milliseconds(100))
-        #expect(elapsed < .milliseconds(1500))
-        let scaledElapsed = clock.nowMilliseconds - start
+        let scaledElapsed = Double(clock.nowMilliseconds - start)
         #expect(scaledElapsed >= 60_000)
-        #expect(scaledElapsed < 60_000 + 600 * 1500)
+        let ratio = scaledElapsed / (elapsed / .milliseconds(1))
+        #expect(ratio > 500 && ratio < 700, "scaled/real = \(ratio)")
     }
 
     @Test func scaleOneStartsNearWallTime() {

@@ -136,26 +136,20 @@ import Testing
         #expect(text.contains("shift_lambda_duration_milliseconds_sum{function_name=\"fn\",resource=\"fn:live\",executed_version=\"1\"} 12\n"))
     }
 
-    @Test func recordingIsCheapAndThreadSafe() async throws {
+    @Test func recordingIsThreadSafe() async throws {
         let metrics = try MetricsStore(store: nil)
         let perTask = 50_000
-        let clock = ContinuousClock()
-        let elapsed = await clock.measure {
-            await withTaskGroup(of: Void.self) { group in
-                for task in 0..<4 {
-                    group.addTask {
-                        for i in 0..<perTask {
-                            metrics.record(InvocationSample(functionName: "fn", qualifier: "live", executedVersion: task % 2 == 0 ? "1" : "2",
-                                                            startMilliseconds: self.t0 + Int64(i), durationMilliseconds: Double(i % 500)))
-                        }
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    for i in 0..<perTask {
+                        metrics.record(InvocationSample(functionName: "fn", qualifier: "live", executedVersion: task % 2 == 0 ? "1" : "2",
+                                                        startMilliseconds: self.t0 + Int64(i), durationMilliseconds: Double(i % 500)))
                     }
                 }
             }
         }
         let total = try metrics.datapoints(metric: .invocations, dimensions: ["Resource": "fn:live"], from: t0, to: t0 + 3_600_000).reduce(0) { $0 + $1.sum }
         #expect(total == Double(4 * perTask))
-        // Generous bound for debug builds on a 2-core machine; release is far below a microsecond.
-        let microsecondsPerRecord = (elapsed / .microseconds(1)) / Double(4 * perTask)
-        #expect(microsecondsPerRecord < 25, "\(microsecondsPerRecord) µs per record")
     }
 }

@@ -71,3 +71,19 @@ import Testing
         }
     }
 }
+
+extension NodeRuntimeTests {
+    @Test func largeEventsRoundTrip() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["index.js": "exports.handler = async (event) => ({ size: event.length, echo: event });"])
+        let config = FunctionConfiguration(functionName: "bignode", runtime: "nodejs20.x", handler: "index.handler", codeDirectory: code, timeout: 30)
+        let big = String(repeating: "abcdefgh", count: 400_000)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            for _ in 0..<2 {
+                let result = try await runtime.invoke(config, payload: bytes("\"\(big)\""))
+                #expect(result.json["size"] as? Int == big.utf8.count, "\(result.text.prefix(300)) \(result.log.prefix(1000))")
+                #expect(result.json["echo"] as? String == big)
+            }
+        }
+    }
+}

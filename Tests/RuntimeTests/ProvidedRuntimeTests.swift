@@ -104,3 +104,35 @@ let curlBootstrap = """
         }
     }
 }
+
+extension ProvidedRuntimeTests {
+    /// curl sends `Expect: 100-continue` for bodies over 1 MB and waits a second unless answered.
+    @Test func largeCurlResponseGetsContinue() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["bootstrap": """
+            #!/bin/sh
+            set -eu
+            API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+            { printf '"'; head -c 2000000 /dev/zero | tr '\\0' a; printf '"'; } > "$TMPDIR/big.json"
+            while true; do
+              HEADERS="$(mktemp)"
+              curl -sS -o /dev/null -D "$HEADERS" "$API/next"
+              ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+              if [ -f "$TMPDIR/curl.log" ]; then
+                if grep -q "HTTP/1.1 100 Continue" "$TMPDIR/curl.log"; then R='"continued"'; else R='"waited"'; fi
+                rm -f "$TMPDIR/curl.log"
+                curl -sS -X POST "$API/$ID/response" -d "$R" > /dev/null
+              else
+                curl -v -sS -X POST "$API/$ID/response" --data-binary @"$TMPDIR/big.json" > /dev/null 2> "$TMPDIR/curl.log"
+              fi
+            done
+            """], executable: ["bootstrap"])
+        let config = FunctionConfiguration(functionName: "bigcurl", runtime: "provided.al2023", codeDirectory: code)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let big = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(big.payload.count == 2_000_002)
+            let verdict = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(verdict.text == "\"continued\"", "\(verdict.log)")
+        }
+    }
+}

@@ -41,6 +41,8 @@ import Testing
             #expect(result.log.contains("\tInit Duration: "))
             #expect(result.log.contains("\tMemory Size: 128 MB\tMax Memory Used: "))
             #expect(result.maxMemoryUsedMB > 1)
+            let tail = String(decoding: Data(base64Encoded: result.logTailBase64) ?? Data(), as: UTF8.self)
+            #expect(tail == result.log)
         }
     }
 }

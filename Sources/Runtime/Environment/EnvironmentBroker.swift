@@ -28,16 +28,8 @@ final class EnvironmentBroker: Sendable {
         var shutdownGrace: Duration
     }
 
-    /// Where an environment is in its life.
-    enum Phase: Sendable, Equatable {
-        /// The process was spawned and has not called `next` yet. Next: `ready` (first `next`) or `terminated`.
-        case initializing
-        /// The runtime has initialized; it serves events one at a time. Next: `terminated`.
-        case ready
-        /// The environment is discarded (fault, idle timeout, shutdown); its process is being or has been
-        /// killed. It takes no more events. Terminal.
-        case terminated
-    }
+    typealias Machine = EnvironmentStateMachine<CheckedContinuation<InvocationOutcome, Never>, ParkedNext>
+    typealias Phase = Machine.Phase
 
     /// A `GET next` waiting for an event.
     struct ParkedNext: Sendable {
@@ -45,26 +37,15 @@ final class EnvironmentBroker: Sendable {
         var keepAlive: Bool
     }
 
-    /// The event being served.
-    struct Current: Sendable {
-        var request: InvocationRequest
-        var continuation: CheckedContinuation<InvocationOutcome, Never>
-        /// When the event was handed to the runtime; nil while it waits for a `next`.
-        var deliveredAt: NIODeadline?
-        var timeoutTask: Scheduled<Void>?
-    }
-
+    /// The state machine plus what the I/O around it needs.
     struct State: Sendable {
-        var phase: Phase = .initializing
+        var machine = Machine(spawnedAt: .now())
         var pid: pid_t = 0
-        var spawnedAt: NIODeadline = .now()
-        /// Set by the first `next`, reported with the first invocation.
-        var pendingInitDuration: Duration?
-        var current: Current?
-        var parked: ParkedNext?
-        var lastFinishedRequestId: String?
+        /// The timeout of the event being served, to cancel when it is answered.
+        var timeoutTask: Scheduled<Void>?
         /// The log of the invocation being served (init output first, on a cold start).
         var log = ""
+        var logTruncated = false
         /// Bytes after the last newline the process printed.
         var partialLine: [UInt8] = []
         var peakKilobytes = 0
@@ -73,6 +54,7 @@ final class EnvironmentBroker: Sendable {
         var exitWaiters: [CheckedContinuation<Void, Never>] = []
         var idleGeneration = 0
         var idleSince: NIODeadline = .now()
+        var lastMemoryRead: NIODeadline = .uptimeNanoseconds(0)
         var idleTimerArmed = false
         var outputFD: Int32 = -1
     }
@@ -92,21 +74,21 @@ final class EnvironmentBroker: Sendable {
 
     /// Records the spawned process and a duplicate of its output pipe's read end (only to ask how
     /// many bytes are unread: NIO reads the pipe).
-    func attach(pid: pid_t, outputFD: Int32) {
+    func attach(pid: pid_t, outputFD: Int32, spawnedAt: NIODeadline) {
         state.withLock {
             $0.pid = pid
             $0.outputFD = outputFD
-            $0.spawnedAt = .now()
+            $0.machine.spawned(at: spawnedAt)
         }
         loop.scheduleTask(in: TimeAmount(identity.initTimeout)) { [self] in
-            let stillInitializing = state.withLock { $0.phase == .initializing }
+            let stillInitializing = state.withLock { $0.machine.phase == .initializing }
             if stillInitializing { finish(.initTimedOut) }
         }
     }
 
-    var phase: Phase { state.withLock { $0.phase } }
+    var phase: Phase { state.withLock { $0.machine.phase } }
     var pid: pid_t { state.withLock { $0.pid } }
-    var isAvailable: Bool { state.withLock { $0.phase != .terminated } }
+    var isAvailable: Bool { state.withLock { $0.machine.phase != .terminated } }
 
     /// Called from the waiter thread when the process has exited and been reaped.
     func processExited(_ status: ExitStatus) {
@@ -114,7 +96,7 @@ final class EnvironmentBroker: Sendable {
             finish(.exited(status))
             let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
                 state.exitStatus = status
-                state.phase = .terminated
+                state.machine.terminate()
                 defer { state.exitWaiters = [] }
                 return state.exitWaiters
             }
@@ -137,7 +119,7 @@ final class EnvironmentBroker: Sendable {
     /// Stops taking events and asks the process group to end: SIGTERM, then SIGKILL after the grace period.
     func terminate() {
         let pid = state.withLock { state -> pid_t in
-            if state.phase != .terminated { state.phase = .terminated }
+            state.machine.terminate()
             return state.exitStatus == nil ? state.pid : 0
         }
         guard pid > 0 else { return }
@@ -158,22 +140,20 @@ final class EnvironmentBroker: Sendable {
     /// Hands an event to the environment and waits until it has been dealt with.
     func invoke(_ request: InvocationRequest) async -> InvocationOutcome {
         await withCheckedContinuation { (continuation: CheckedContinuation<InvocationOutcome, Never>) in
-            let delivery = state.withLock { state -> ParkedNext?? in
-                guard state.phase != .terminated else { return .none }
-                precondition(state.current == nil, "an environment serves one event at a time")
+            let action = state.withLock { state -> Machine.SubmitAction in
                 state.idleGeneration &+= 1
-                state.current = Current(request: request, continuation: continuation)
-                guard state.phase == .ready, let parked = state.parked else { return .some(nil) }
-                state.parked = nil
-                return .some(parked)
+                return state.machine.submit(request, waiter: continuation)
             }
-            switch delivery {
-            case .none:
-                continuation.resume(returning: .unavailable)
-            case .some(nil):
+            switch action {
+            case .unavailable(let waiter):
+                waiter.resume(returning: .unavailable)
+            case .failInit(let ending):
+                loop.execute { [self] in finish(ending) }
+            case .wait:
                 break  // delivered when the runtime calls `next`
-            case .some(let parked?):
-                deliver(to: parked)
+            case .deliver(let parked):
+                // One hop onto the loop: the write and the timeout then need no further wake-ups.
+                loop.execute { [self] in deliver(to: parked) }
             }
         }
     }
@@ -184,11 +164,9 @@ final class EnvironmentBroker: Sendable {
         let wallMs = Self.epochMilliseconds()
         let deadlineMs = wallMs + Int64(identity.timeout.components.seconds * 1000)
         let prepared = state.withLock { state -> (InvocationRequest, [LogEvent])? in
-            guard var current = state.current, current.deliveredAt == nil else { return nil }
-            current.deliveredAt = now
-            state.current = current
-            let line = "START RequestId: \(current.request.requestId) Version: \(identity.version)"
-            return (current.request, appendLine(line, to: &state))
+            guard let request = state.machine.delivered(at: now) else { return nil }
+            let line = "START RequestId: \(request.requestId) Version: \(identity.version)"
+            return (request, appendLine(line, to: &state, framing: true))
         }
         guard let (request, events) = prepared else { return }
         emit(events)
@@ -220,15 +198,15 @@ final class EnvironmentBroker: Sendable {
             timeoutFired(requestId: requestId)
         }
         let stale = state.withLock { state -> Bool in
-            guard state.current?.request.requestId == requestId else { return true }
-            state.current?.timeoutTask = task
+            guard state.machine.isServing(requestId) else { return true }
+            state.timeoutTask = task
             return false
         }
         if stale { task.cancel() }
     }
 
     private func timeoutFired(requestId: String) {
-        let matches = state.withLock { $0.current?.request.requestId == requestId && $0.current?.deliveredAt != nil }
+        let matches = state.withLock { $0.machine.isServing(requestId) }
         if matches { finish(.timedOut) }
     }
 
@@ -244,29 +222,10 @@ final class EnvironmentBroker: Sendable {
 
     /// `GET /runtime/invocation/next`.
     func next(channel: any Channel, keepAlive: Bool) -> Reply {
-        enum Step { case deliver(ParkedNext), park, reject(String) }
-        let step = state.withLock { state -> Step in
-            switch state.phase {
-            case .terminated:
-                return .reject("the environment is shutting down")
-            case .initializing:
-                state.phase = .ready
-                state.pendingInitDuration = .nanoseconds(Int64((NIODeadline.now() - state.spawnedAt).nanoseconds))
-            case .ready:
-                break
-            }
-            if let current = state.current {
-                if current.deliveredAt != nil {
-                    return .reject("next called while invocation \(current.request.requestId) is in progress")
-                }
-                return .deliver(ParkedNext(channel: channel, keepAlive: keepAlive))
-            }
-            if state.parked != nil { return .reject("another next is already waiting") }
-            state.parked = ParkedNext(channel: channel, keepAlive: keepAlive)
-            return .park
-        }
-        switch step {
-        case .deliver(let parked):
+        let parked = ParkedNext(channel: channel, keepAlive: keepAlive)
+        let action = state.withLock { $0.machine.next(parked, at: .now()) }
+        switch action {
+        case .deliver:
             deliver(to: parked)
             return .parked
         case .park:
@@ -279,22 +238,22 @@ final class EnvironmentBroker: Sendable {
     /// The connection of a parked `next` closed.
     func connectionClosed(_ channel: any Channel) {
         state.withLock { state in
-            if let parked = state.parked, parked.channel === channel { state.parked = nil }
+            state.machine.connectionClosed { $0.channel === channel }
         }
     }
 
     /// `POST /runtime/invocation/{id}/response` and `…/error`.
     func answer(requestId: String, ending: InvocationEnding) -> Reply {
-        let check = state.withLock { state -> Reply? in
-            if let current = state.current, current.request.requestId == requestId, current.deliveredAt != nil { return nil }
-            if state.lastFinishedRequestId == requestId || state.current?.request.requestId == requestId {
-                return Self.invalidStateTransition("invocation \(requestId) is not in progress")
-            }
+        switch state.withLock({ $0.machine.check(answerFor: requestId) }) {
+        case .accept:
+            break
+        case .invalidStateTransition:
+            return Self.invalidStateTransition("invocation \(requestId) is not in progress")
+        case .invalidRequestID:
             return .status(
                 code: 400, reason: "Bad Request",
                 body: String(decoding: JSON.errorDocument(message: "Invalid request ID: \(requestId)", type: "InvalidRequestID"), as: UTF8.self))
         }
-        if let check { return check }
         finish(ending)
         if case .responseTooLarge = ending {
             return .status(
@@ -306,7 +265,7 @@ final class EnvironmentBroker: Sendable {
 
     /// `POST /runtime/init/error`.
     func initError(body: [UInt8], errorType: String?) -> Reply {
-        let initializing = state.withLock { $0.phase == .initializing }
+        let initializing = state.withLock { $0.machine.acceptsInitError }
         guard initializing else { return Self.invalidStateTransition("init/error is only allowed before the first next") }
         finish(.initError(body: body, errorType: errorType))
         return .accepted
@@ -322,10 +281,8 @@ final class EnvironmentBroker: Sendable {
 
     /// An invocation that has been answered (or failed) and waits for the process's output to be read.
     struct Finishing: Sendable {
-        var current: Current
+        var ended: Machine.Ended
         var ending: InvocationEnding
-        var endedAt: NIODeadline
-        var wasInitializing: Bool
     }
 
     /// Ends the current invocation (if any) with `ending`. Faults kill the process at once. The
@@ -334,22 +291,16 @@ final class EnvironmentBroker: Sendable {
     func finish(_ ending: InvocationEnding) {
         let now = NIODeadline.now()
         let (begun, killPid) = state.withLock { state -> (Bool, pid_t) in
-            let wasInitializing = state.phase == .initializing
-            guard let current = state.current else {
-                // A fault with no event in flight (an idle process died, init failed first): discard.
-                if case .response = ending { return (false, 0) }
-                state.phase = .terminated
-                return (false, state.exitStatus == nil ? state.pid : 0)
+            let livePid = state.exitStatus == nil ? state.pid : 0
+            switch state.machine.end(ending, at: now) {
+            case .none(let discard):
+                return (false, discard ? livePid : 0)
+            case .ended(let ended, let discard):
+                state.timeoutTask?.cancel()
+                state.timeoutTask = nil
+                state.finishing = Finishing(ended: ended, ending: ending)
+                return (true, discard ? livePid : 0)
             }
-            current.timeoutTask?.cancel()
-            state.current = nil
-            state.lastFinishedRequestId = current.request.requestId
-            state.finishing = Finishing(current: current, ending: ending, endedAt: now, wasInitializing: wasInitializing)
-            if ending.isFault || wasInitializing {
-                state.phase = .terminated
-                return (true, state.exitStatus == nil ? state.pid : 0)
-            }
-            return (true, 0)
         }
         discard(pid: killPid)
         if begun { completeWhenOutputRead(attempt: 0) }
@@ -372,14 +323,20 @@ final class EnvironmentBroker: Sendable {
 
     /// Writes END/REPORT, builds the result and resumes the caller.
     private func complete() {
-        let pidNow = state.withLock { $0.pid }
-        let memoryKB = ProcessMemory.treeKilobytes(pid: pidNow)
+        // /proc is read at most every few milliseconds (the 50 ms sampler covers long invocations).
+        let now = NIODeadline.now()
+        let pidNow = state.withLock { state -> pid_t in
+            guard now - state.lastMemoryRead >= .milliseconds(5) || state.finishing?.ending.isFault == true else { return 0 }
+            state.lastMemoryRead = now
+            return state.pid
+        }
+        let memoryKB = pidNow > 0 ? ProcessMemory.treeKilobytes(pid: pidNow) : nil
 
         let finished = state.withLock { state -> (CheckedContinuation<InvocationOutcome, Never>, CompletedInvocation, [LogEvent], discard: Bool)? in
             guard let finishing = state.finishing else { return nil }
             state.finishing = nil
-            let current = finishing.current
-            let wasInitializing = finishing.wasInitializing
+            let current = finishing.ended.invocation
+            let wasInitializing = finishing.ended.wasInitializing
             if let memoryKB { state.peakKilobytes = max(state.peakKilobytes, memoryKB) }
             let requestId = current.request.requestId
             var events: [LogEvent] = []
@@ -391,30 +348,29 @@ final class EnvironmentBroker: Sendable {
             let discard = result.discard || overMemory
             if current.deliveredAt == nil {
                 // Never reached the runtime (init failed first): Lambda still frames it.
-                events += appendLine("START RequestId: \(requestId) Version: \(identity.version)", to: &state)
+                events += appendLine("START RequestId: \(requestId) Version: \(identity.version)", to: &state, framing: true)
             }
             flushPartialLine(state: &state, into: &events)
-            for line in result.logLines { events += appendLine(line, to: &state) }
-            let duration = current.deliveredAt.map { Duration.nanoseconds(Int64((finishing.endedAt - $0).nanoseconds)) } ?? .zero
-            let initDuration = state.pendingInitDuration
-                ?? (wasInitializing ? .nanoseconds(Int64((finishing.endedAt - state.spawnedAt).nanoseconds)) : nil)
-            state.pendingInitDuration = nil
+            for line in result.logLines { events += appendLine(line, to: &state, framing: true) }
+            let duration = finishing.ended.duration
+            let initDuration = finishing.ended.initDuration
             let maxMemoryMB = max(1, (state.peakKilobytes + 1023) / 1024)
-            events += appendLine("END RequestId: \(requestId)", to: &state)
+            events += appendLine("END RequestId: \(requestId)", to: &state, framing: true)
             var report = "REPORT RequestId: \(requestId)\tDuration: \(Self.milliseconds(duration)) ms\tBilled Duration: \(Self.billedMilliseconds(duration)) ms\tMemory Size: \(identity.memorySizeMB) MB\tMax Memory Used: \(maxMemoryMB) MB"
             if let initDuration { report += "\tInit Duration: \(Self.milliseconds(initDuration)) ms" }
             if discard, let type = result.errorType { report += "\tStatus: error\tError Type: \(type)" }
-            events += appendLine(report, to: &state)
+            events += appendLine(report, to: &state, framing: true)
             let completed = CompletedInvocation(
                 payload: result.payload, functionError: result.errorType == nil ? nil : "Unhandled", errorType: result.errorType,
                 duration: duration, initDuration: initDuration, maxMemoryUsedMB: maxMemoryMB, log: state.log)
             state.log = ""
+            state.logTruncated = false
             if discard {
-                state.phase = .terminated
-            } else if state.phase != .terminated {
+                state.machine.terminate()
+            } else {
                 state.idleGeneration &+= 1
             }
-            return (current.continuation, completed, events, discard)
+            return (current.waiter, completed, events, discard)
         }
         guard let (continuation, completed, events, discard) = finished else { return }
         emit(events)
@@ -440,12 +396,12 @@ final class EnvironmentBroker: Sendable {
             let now = NIODeadline.now()
             enum Next { case expire, rearm(NIODeadline), stop }
             let next = state.withLock { state -> Next in
-                guard state.phase == .ready else { state.idleTimerArmed = false; return .stop }
-                if state.current == nil, state.finishing == nil, now - state.idleSince >= TimeAmount(identity.idleTimeout) {
+                guard state.machine.phase == .ready else { state.idleTimerArmed = false; return .stop }
+                if state.machine.current == nil, state.finishing == nil, now - state.idleSince >= TimeAmount(identity.idleTimeout) {
                     state.idleTimerArmed = false
                     return .expire
                 }
-                let from = state.current == nil ? state.idleSince : now
+                let from = state.machine.current == nil ? state.idleSince : now
                 return .rearm(from + TimeAmount(identity.idleTimeout))
             }
             switch next {
@@ -527,33 +483,45 @@ final class EnvironmentBroker: Sendable {
 
     /// Samples the tree's memory while an event is in flight; kills it past `MemorySize`.
     func sampleMemory() {
-        let pid = state.withLock { $0.current?.deliveredAt != nil ? $0.pid : 0 }
+        let pid = state.withLock { $0.machine.isServing ? $0.pid : 0 }
         guard pid > 0 else { return }
         let kb = ProcessMemory.currentTreeKilobytes(pid: pid)
         let over = state.withLock { state -> Bool in
             state.peakKilobytes = max(state.peakKilobytes, kb)
-            return state.peakKilobytes > identity.memorySizeMB * 1024 && state.current?.deliveredAt != nil
+            return state.peakKilobytes > identity.memorySizeMB * 1024 && state.machine.isServing
         }
         if over { finish(.outOfMemory) }
     }
 
     // MARK: - Output
 
-    /// Bytes the process printed (stdout and stderr share one pipe, as in Lambda).
-    func output(_ bytes: ByteBufferView) {
+    /// Bytes the process printed (stdout and stderr share one pipe, as in Lambda), split into lines
+    /// with memchr (a function printing megabytes must not wait for us).
+    func output(_ buffer: ByteBuffer) {
         var events: [LogEvent] = []
-        state.withLock { state in
-            var start = bytes.startIndex
-            var index = start
-            while let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) {
-                var line = state.partialLine
-                state.partialLine = []
-                line.append(contentsOf: bytes[start..<newline])
-                events += appendLine(String(decoding: line, as: UTF8.self), to: &state)
-                start = bytes.index(after: newline)
-                index = start
+        let timestamp = logSink == nil ? 0 : Self.epochMilliseconds()
+        buffer.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return }
+            state.withLock { state in
+                var start = 0
+                while start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) {
+                    let end = base.distance(to: UnsafeRawPointer(found))
+                    let chunk = UnsafeRawBufferPointer(start: base + start, count: end - start)
+                    let line: String
+                    if state.partialLine.isEmpty {
+                        line = String(decoding: chunk, as: UTF8.self)
+                    } else {
+                        state.partialLine.append(contentsOf: chunk)
+                        line = String(decoding: state.partialLine, as: UTF8.self)
+                        state.partialLine.removeAll(keepingCapacity: true)
+                    }
+                    appendLine(line, to: &state, events: &events, timestamp: timestamp)
+                    start = end + 1
+                }
+                if start < raw.count {
+                    state.partialLine.append(contentsOf: UnsafeRawBufferPointer(start: base + start, count: raw.count - start))
+                }
             }
-            state.partialLine.append(contentsOf: bytes[start...])
         }
         emit(events)
     }
@@ -581,13 +549,27 @@ final class EnvironmentBroker: Sendable {
         events += appendLine(line, to: &state)
     }
 
-    private func appendLine(_ line: String, to state: inout State) -> [LogEvent] {
-        state.log += line
-        state.log += "\n"
-        guard logSink != nil else { return [] }
-        return [LogEvent(
+    /// An invocation's own log keeps at most this much function output (the log handler gets it all).
+    static let maximumLogBytes = 1 << 20
+
+    private func appendLine(_ line: String, to state: inout State, framing: Bool = false) -> [LogEvent] {
+        var events: [LogEvent] = []
+        appendLine(line, to: &state, framing: framing, events: &events, timestamp: logSink == nil ? 0 : Self.epochMilliseconds())
+        return events
+    }
+
+    private func appendLine(_ line: String, to state: inout State, framing: Bool = false, events: inout [LogEvent], timestamp: Int64) {
+        if framing || state.log.utf8.count + line.utf8.count < Self.maximumLogBytes {
+            state.log += line
+            state.log += "\n"
+        } else if !state.logTruncated {
+            state.logTruncated = true
+            state.log += "[shift: this invocation's log is cut at \(Self.maximumLogBytes) bytes; the log stream has every line]\n"
+        }
+        guard logSink != nil else { return }
+        events.append(LogEvent(
             functionName: identity.functionName, version: identity.version, logGroupName: identity.logGroupName,
-            logStreamName: identity.logStreamName, timestampMs: Self.epochMilliseconds(), message: line)]
+            logStreamName: identity.logStreamName, timestampMs: timestamp, message: line))
     }
 
     private func emit(_ events: [LogEvent]) {
@@ -626,15 +608,5 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (s, atto) = duration.components
         self = .nanoseconds(s * 1_000_000_000 + atto / 1_000_000_000)
-    }
-}
-
-extension InvocationEnding {
-    /// Whether the environment must be discarded after this ending.
-    var isFault: Bool {
-        switch self {
-        case .response, .functionError, .responseTooLarge: false
-        case .timedOut, .initError, .initTimedOut, .exited, .outOfMemory: true
-        }
     }
 }

@@ -75,6 +75,7 @@ final class ExecutionEnvironment: Sendable {
             throw RuntimeError(.environmentStartFailed, "Could not create the output pipe for \(who).", cause: SystemCallError(call: "pipe", errno: errno))
         }
         let pid: pid_t
+        let spawnedAt = NIODeadline.now()
         do {
             pid = try ProcessSpawner.spawn(
                 executable: plan.executable, arguments: plan.arguments, environment: environment,
@@ -89,7 +90,7 @@ final class ExecutionEnvironment: Sendable {
         close(fds[1])
         let drainFD = dup(fds[0])
         _ = fcntl(drainFD, F_SETFD, FD_CLOEXEC)
-        broker.attach(pid: pid, outputFD: drainFD)
+        broker.attach(pid: pid, outputFD: drainFD, spawnedAt: spawnedAt)
 
         let pipe = try? await NIOPipeBootstrap(group: loop)
             .channelInitializer { channel in
@@ -146,7 +147,7 @@ private final class ProcessOutputHandler: ChannelInboundHandler {
     init(broker: EnvironmentBroker) { self.broker = broker }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        broker.output(unwrapInboundIn(data).readableBytesView)
+        broker.output(unwrapInboundIn(data))
     }
 
     func channelInactive(context: ChannelHandlerContext) {

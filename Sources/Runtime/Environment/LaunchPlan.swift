@@ -77,7 +77,7 @@ struct LaunchPlan: Sendable {
                 warnings.append("\(who) declares \(config.runtime) but the local interpreter \(python.path) is Python \(python.version); running it anyway.")
             }
             var pythonPath = [config.codeDirectory]
-            if let opt { pythonPath += ["\(opt)/python", "\(opt)/python/lib/python\(python.version)/site-packages"] }
+            if let opt { pythonPath += ["\(opt)/python/lib/python\(python.version)/site-packages", "\(opt)/python"] }  // Lambda's order
             if options.includeMachineSitePackages { pythonPath += python.sitePackages }
             env["PYTHONPATH"] = pythonPath.joined(separator: ":")
             env["PYTHONUNBUFFERED"] = "1"

@@ -123,36 +123,12 @@ public actor LambdaService {
         }
         let configuration = definition.versionConfiguration(layerHashes: layers)
         let code = CodeSource.directory(URL(fileURLWithPath: definition.latest.codeDirectory))
-        if rule == .autoPublishAlias, !definition.publishesAllProperties, let latest = try await store.latestPublishedVersion(function: name) {
-            let snapshot = try store.snapshotCode(code)
-            let same = snapshot.sha256 == latest.codeSha256 && configuration.environment == latest.configuration.environment
-                && configuration.memorySize == latest.configuration.memorySize && configuration.layers == latest.configuration.layers
-            if same { return (latest, false) }
+        if rule == .autoPublishAlias, let latest = try await store.latestPublishedVersion(function: name) {
+            let plan = PublishPlan.compare(definition, codeSha256: try store.codeHash(code), layers: layers, latest: latest, rule: rule)
+            if !plan.wouldCreate { return (latest, false) }
         }
         return try await store.publishVersion(function: name, configuration: configuration, code: code,
                                               description: description ?? definition.description)
-    }
-
-    /// What `publishVersion(rule: .autoPublishAlias)` would do, without storing anything: the code hash of
-    /// `$LATEST`, the version it would replace, and whether a new version would be made.
-    public func plannedPublish(function name: String) async throws -> (codeSha256: String, latest: FunctionVersion?, wouldCreate: Bool, changes: [String]) {
-        guard let definition = definitions[name] else { throw StateError(.resourceNotFound, "Function not found: \(name)") }
-        let sha = try store.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
-        let latest = try await store.latestPublishedVersion(function: name)
-        guard let latest else { return (sha, nil, true, ["first version"]) }
-        var changes: [String] = []
-        if latest.codeSha256 != sha { changes.append("code \(latest.codeSha256.prefix(12))… → \(sha.prefix(12))…") }
-        let layers = try definition.latest.layers.map { path in
-            LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try store.codeHash(.directory(URL(fileURLWithPath: path))))
-        }
-        let configuration = definition.versionConfiguration(layerHashes: layers)
-        if layers != latest.configuration.layers { changes.append("Layers") }
-        if configuration.environment != latest.configuration.environment { changes.append("Environment") }
-        if configuration.memorySize != latest.configuration.memorySize { changes.append("MemorySize \(latest.configuration.memorySize) → \(configuration.memorySize)") }
-        let significant = !changes.isEmpty
-        if configuration.timeout != latest.configuration.timeout { changes.append("Timeout \(latest.configuration.timeout) → \(configuration.timeout)") }
-        if configuration.runtime != latest.configuration.runtime || configuration.handler != latest.configuration.handler { changes.append("Runtime/Handler") }
-        return (sha, latest, definition.publishesAllProperties ? !changes.isEmpty : significant, changes)
     }
 
     // MARK: Invoking

@@ -94,6 +94,13 @@ enum ProcessSpawner {
         kill(-pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // SIGKILL is delivered asynchronously: give what is left of the group (grandchildren) a
+        // moment to be gone, so "shut down" means no process of the environment is left.
+        var waited = 0
+        while kill(-pid, 0) == 0 && waited < 100 {
+            usleep(2000)
+            waited += 1
+        }
         return ExitStatus(raw: status)
     }
 

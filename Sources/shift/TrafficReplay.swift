@@ -1,0 +1,74 @@
+import Foundation
+import Runtime
+
+/// Replays recorded events through aliases at a fixed rate while traffic shifts, as real invocations.
+struct TrafficReplay: Sendable {
+    let events: [[UInt8]]
+    let rate: Double
+    /// At most this many replayed invocations in flight; more would only queue in the runtime.
+    static let maximumInFlight = 8
+
+    /// Reads a `.jsonl` file (one event a line) or a folder of `.json` files (sorted by name).
+    init(path: String, rate: Double) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CLIError("--traffic '\(path)' does not exist; pass a .jsonl file or a folder of .json events")
+        }
+        var events: [[UInt8]] = []
+        if isDirectory.boolValue {
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+            for file in files {
+                let data = FileManager.default.contents(atPath: (path as NSString).appendingPathComponent(file)) ?? Data()
+                try Self.check(data, where: "\(path)/\(file)")
+                events.append(Array(data))
+            }
+        } else {
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                guard !trimmed.isEmpty else { continue }
+                try Self.check(Data(trimmed.utf8), where: "\(path):\(number + 1)")
+                events.append(Array(trimmed.utf8))
+            }
+        }
+        guard !events.isEmpty else { throw CLIError("--traffic '\(path)' holds no events; write one JSON event per line, or .json files in the folder") }
+        self.events = events
+        self.rate = rate
+    }
+
+    private static func check(_ data: Data, where location: String) throws {
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw CLIError("--traffic: \(location) is not valid JSON; each event must be one JSON value")
+        }
+    }
+
+    /// Sends events round-robin to `targets` (function, alias) until `until()` is true.
+    func run(service: LambdaService, targets: [(String, String)], until: @escaping @Sendable () -> Bool) async {
+        guard !targets.isEmpty else { return }
+        let interval = Duration.milliseconds(Int64((1000 / rate).rounded(.up)))
+        await withTaskGroup(of: Void.self) { group in
+            var sent = 0
+            var inFlight = 0
+            var next = ContinuousClock.now
+            while !until(), !Task.isCancelled {
+                if inFlight >= Self.maximumInFlight {
+                    await group.next()
+                    inFlight -= 1
+                    continue
+                }
+                let (function, alias) = targets[sent % targets.count]
+                let event = events[sent % events.count]
+                sent += 1
+                inFlight += 1
+                group.addTask {
+                    _ = try? await service.invoke(InvokeRequest(function: function, qualifier: alias, payload: event))
+                }
+                next += interval
+                try? await Task.sleep(until: next, clock: .continuous)
+            }
+            group.cancelAll()
+        }
+    }
+}
