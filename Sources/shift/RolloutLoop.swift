@@ -321,7 +321,8 @@ struct RolloutLoop {
         [rollout.oldVersion, rollout.newVersion].map { version in
             let dimensions = ["FunctionName": rollout.functionName, "Resource": "\(rollout.functionName):\(rollout.alias)", "ExecutedVersion": version]
             func sum(_ metric: MetricName) -> Int {
-                let points = (try? session.metrics.datapoints(metric: metric, dimensions: dimensions, from: since.millisecondsSinceEpoch,
+                // Metrics are kept per minute: count from the start of the minute the deployment started in.
+                let points = (try? session.metrics.datapoints(metric: metric, dimensions: dimensions, from: since.minuteIndex * 60_000,
                                                               to: until.millisecondsSinceEpoch + 60_000)) ?? []
                 return Int(points.reduce(0) { $0 + $1.sum })
             }
