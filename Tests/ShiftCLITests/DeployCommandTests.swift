@@ -8,7 +8,7 @@ struct DeployFixture {
     var state: String { folder.appendingPathComponent("state").path }
     var traffic: String { folder.appendingPathComponent("traffic.jsonl").path }
 
-    init(hooks: String = "", extraResources: String = "", treatMissingData: String = "notBreaching") throws {
+    init(hooks: String = "", extraResources: String = "", treatMissingData: String = "notBreaching", templateAlarm: Bool = true) throws {
         folder = try CLI.temporaryDirectory()
         let releases = [
             "good1": "def handler(event, context):\n    return {'release': 1}\n",
@@ -34,7 +34,7 @@ struct DeployFixture {
               AutoPublishAlias: live
               DeploymentPreference:
                 Type: Canary10Percent5Minutes
-                Alarms: [!Ref ErrorRate]
+                Alarms: \(templateAlarm ? "[!Ref ErrorRate]" : "[]")
         \(hooks)
           ErrorRate:
             Type: AWS::CloudWatch::Alarm
@@ -167,7 +167,7 @@ struct DeployCommandTests {
     }
 
     @Test func errorRateFlagRollsBackWithoutATemplateAlarm() throws {
-        let app = try DeployFixture()
+        let app = try DeployFixture(templateAlarm: false)
         #expect(try app.deploy("good1").status == 0)
         let run = try app.deploy("faulty", ["--strategy", "Linear10PercentEvery1Minute", "--time-scale", "60", "--traffic", app.traffic,
                                             "--rate", "60", "--alarm-error-rate", "20%"])
