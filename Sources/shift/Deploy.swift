@@ -9,9 +9,9 @@ struct Deploy: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish new versions and shift alias traffic to them (Canary, Linear, AllAtOnce), rolling back on alarms.",
         discussion: """
-        Every function with AutoPublishAlias gets a version from its code on disk; an alias that already
-        serves an older version is moved by its DeploymentPreference (or --strategy) while alarms are watched.
-        Exit status: 0 deployed (or nothing to deploy, or a dry run), 3 a new version was rolled back or
+        Every function with AutoPublishAlias gets a version from its code on disk; an alias that already \
+        serves an older version is moved by its DeploymentPreference (or --strategy) while alarms are watched. \
+        Exit status: 0 deployed (or nothing to deploy, or a dry run), 3 a new version was rolled back or \
         stopped, 1 any other error.
         """)
 

@@ -8,7 +8,7 @@ struct Invoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Invoke a function of the template once ($LATEST: its code on disk now).",
         discussion: """
-        The result goes to stdout as JSON, the function's log (START/END/REPORT) to stderr.
+        The result goes to stdout as JSON, the function's log (START/END/REPORT) to stderr. \
         Exit status: 0 success, 2 the function failed (its error JSON on stdout), 1 any other error.
         """)
 

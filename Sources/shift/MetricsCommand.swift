@@ -8,8 +8,8 @@ struct MetricsCommand: AsyncParsableCommand {
         commandName: "metrics",
         abstract: "Show a function's per-minute metrics (Invocations, Errors, Throttles, Duration, ConcurrentExecutions) per executed version.",
         discussion: """
-        FUNCTION alone covers every alias and version; FUNCTION:QUALIFIER (alias or version) only that
-        Resource. Rows with ExecutedVersion * are the total over versions. Works while `shift serve` runs
+        FUNCTION alone covers every alias and version; FUNCTION:QUALIFIER (alias or version) only that \
+        Resource. Rows with ExecutedVersion * are the total over versions. Works while `shift serve` runs \
         (it saves metrics every second).
         """)
 

@@ -8,9 +8,9 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the template's functions through a local Lambda Invoke API.",
         discussion: """
-        Prints `listening on http://HOST:PORT` once bound. Point AWS SDKs and the AWS CLI at it with
-        --endpoint-url (any credentials); functions get it as AWS_ENDPOINT_URL_LAMBDA and
-        AWS_ENDPOINT_URL_CODEDEPLOY. Versions, aliases, metrics and logs persist in the state folder.
+        Prints `listening on http://HOST:PORT` once bound. Point AWS SDKs and the AWS CLI at it with \
+        --endpoint-url (any credentials); functions get it as AWS_ENDPOINT_URL_LAMBDA and \
+        AWS_ENDPOINT_URL_CODEDEPLOY. Versions, aliases, metrics and logs persist in the state folder. \
         SIGINT/SIGTERM stop the server and every function process, and save metrics and logs.
         """)
 
