@@ -145,6 +145,23 @@ struct DeployCommandTests {
         #expect(deployments.first?["CurrentVersion"] as? String == "1" && deployments.first?["TargetVersion"] as? String == "2")
     }
 
+    @Test func trafficFromAFolderOfEventsRunsThroughTheAlias() throws {
+        let app = try DeployFixture()
+        let events = app.folder.appendingPathComponent("events")
+        try FileManager.default.createDirectory(at: events, withIntermediateDirectories: true)
+        for index in 1...3 { try "{\"n\": \(index)}".write(to: events.appendingPathComponent("\(index).json"), atomically: true, encoding: .utf8) }
+        #expect(try app.deploy("good1").status == 0)
+        let run = try app.deploy("good2", ["--time-scale", "120", "--traffic", events.path, "--rate", "50"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try #require(run.events.first { $0["event"] as? String == "deployment.summary" })
+        let versions = summary["versions"] as? [String: [String: Int]] ?? [:]
+        #expect((versions["1"]?["invocations"] ?? 0) + (versions["2"]?["invocations"] ?? 0) > 0, "\(versions)")
+        let broken = app.folder.appendingPathComponent("broken.jsonl")
+        try "{\"ok\": 1}\nnot json\n".write(to: broken, atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["deploy", app.template, "--state-dir", app.state, "--traffic", broken.path])
+        #expect(bad.status == 1 && bad.stderr.contains("broken.jsonl:2"), "\(bad.stderr)")
+    }
+
     @Test func faultyVersionIsRolledBackDuringTheCanary() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
