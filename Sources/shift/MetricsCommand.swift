@@ -154,7 +154,7 @@ struct MetricsCommand: AsyncParsableCommand {
 enum StateDirectory {
     static func openReadOnly(_ directory: URL) async throws -> StateStore {
         guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("state.sqlite").path) else {
-            throw CLIError("no state in \(directory.path); start `shift serve` (or pass --state-dir) first")
+            throw CLIError("no state in \(directory.path) yet; run `shift deploy` or `shift serve` first (or pass --state-dir)")
         }
         return try await StateStore.open(directory: directory, options: StateStore.Options(readOnly: true))
     }

@@ -17,14 +17,12 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let directory = stateOptions.directory(forTemplate: template)
-        guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("state.sqlite").path)
-            || FileManager.default.fileExists(atPath: directory.path) else {
-            FileHandle.standardError.write(Data("shift status: no state in \(directory.path) yet; run shift deploy first (or pass --state-dir)\n".utf8))
-            throw ExitCode(1)
-        }
         let store: StateStore
         do {
-            store = try await StateStore.open(directory: directory, options: StateStore.Options(readOnly: true))
+            store = try await StateDirectory.openReadOnly(directory)
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("shift status: \(error.message)\n".utf8))
+            throw ExitCode(1)
         } catch let error as StateError {
             FileHandle.standardError.write(Data("shift status: error: \(error.message)\n".utf8))
             throw ExitCode(1)
