@@ -1,7 +1,6 @@
 import Foundation
 import Rollout
 import Runtime
-import Synchronization
 import TemplateModel
 
 /// Carries out `shift deploy`: publishes versions, then drives one `Rollout` per alias against the
@@ -77,7 +76,11 @@ struct DeploymentRunner {
                              text: "created alias \(plan.alias) on version \(newVersion) (first deployment: no traffic shift)")
                 continue
             }
-            if existing.functionVersion == newVersion, existing.routingConfig?.additionalVersionWeights.isEmpty ?? true {
+            if existing.functionVersion == newVersion {
+                // Already the primary; weights left on another version (set by hand) are cleared.
+                if !(existing.routingConfig?.additionalVersionWeights.isEmpty ?? true) {
+                    _ = try await store.updateAlias(function: name, name: plan.alias, routingConfig: RoutingConfig())
+                }
                 output.event("deployment.unchanged", function: name, alias: plan.alias, ["version": newVersion],
                              text: "alias \(plan.alias) already serves version \(newVersion): nothing to do")
                 continue
