@@ -307,7 +307,7 @@ public actor LocalRuntime {
             optDirectory = folder
         }
         let plan = try await LaunchPlan.make(config, optDirectory: optDirectory, bootstrapDirectory: bootstrapDirectory, options: options)
-        for warning in plan.warnings { options.logger.notice("\(warning)") }
+        for warning in plan.warnings { options.logger.warning("\(warning)") }
         plans[key] = plan
         configurations[key] = config
         return plan

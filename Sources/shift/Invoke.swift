@@ -63,9 +63,7 @@ struct Invoke: AsyncParsableCommand {
             throw error
         }
         await runtime.shutdown()
-        for warning in result.warnings {
-            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-        }
+        // Warnings (an interpreter version that differs from Runtime) reach stderr through the runtime's logger.
         FileHandle.standardError.write(Data(result.log.utf8))
         if !result.log.hasSuffix("\n") { FileHandle.standardError.write(Data("\n".utf8)) }
         FileHandle.standardOutput.write(Data(result.payload))
