@@ -65,13 +65,13 @@ struct BenchRuntime: AsyncParsableCommand {
                 fresh.version = "\(i + 1)"
                 let start = ContinuousClock.now
                 let result = try await runtime.invoke(fresh, payload: payload)
-                let wall = ms(ContinuousClock.now - start)
+                let wall = Measure.milliseconds(ContinuousClock.now - start)
                 guard result.functionError == nil else {
                     throw ValidationError("\(base.functionName) failed: \(String(decoding: result.payload, as: UTF8.self))\n\(result.log)")
                 }
                 bare[name, default: []].append(bareMs)
                 coldWall[name, default: []].append(wall)
-                coldInit[name, default: []].append(ms(result.initDuration ?? .zero))
+                coldInit[name, default: []].append(Measure.milliseconds(result.initDuration ?? .zero))
                 extra[name, default: []].append(wall - bareMs)
             }
             bare["python+site", default: []].append(try timeSpawn(pythonPath, ["-c", "pass"]))
@@ -86,10 +86,9 @@ struct BenchRuntime: AsyncParsableCommand {
             for _ in 0..<warmRuns {
                 let start = ContinuousClock.now
                 _ = try await runtime.invoke(config, payload: payload)
-                samples.append(ms(ContinuousClock.now - start) * 1000)
+                samples.append(Measure.milliseconds(ContinuousClock.now - start) * 1000)
             }
-            samples.sort()
-            return (samples[samples.count / 2], samples[samples.count * 99 / 100])
+            return (Measure.percentile(samples, 50), Measure.percentile(samples, 99))
         }
         let warmPy = try await warm(py)
         let warmC = try await warm(c)
@@ -124,22 +123,13 @@ struct BenchRuntime: AsyncParsableCommand {
         func f(_ x: Double) -> String { String(format: "%.2f", x) }
         func us(_ x: Double) -> String { String(format: "%.0f µs", x) }
         print("shift bench runtime — medians, \(coldRuns) cold starts, \(warmRuns) warm invocations, \(f(seconds)) s throughput runs")
-        func m(_ d: [String: [Double]], _ k: String) -> Double { median(d[k] ?? []) }
+        func m(_ d: [String: [Double]], _ k: String) -> Double { Measure.median(d[k] ?? []) }
         print("process start (bare):       /bin/true \(f(m(bare, "C"))) ms; python3 -S -c pass \(f(m(bare, "python"))) ms (with site: \(f(m(bare, "python+site"))) ms); node -e 0 \(f(m(bare, "node"))) ms")
         for (name, label) in [("python", "python -S"), ("node", "node"), ("C", "/bin/true")] {
             print("cold start to first result  \(name.padding(toLength: 6, withPad: " ", startingAt: 0)) \(f(m(coldWall, name))) ms (init \(f(m(coldInit, name))) ms) = bare \(label) + \(f(m(extra, name))) ms (ratio \(f(m(coldWall, name) / m(bare, name)))x)")
         }
         print("warm invoke                 python p50 \(us(warmPy.p50)) p99 \(us(warmPy.p99)); provided(C) p50 \(us(warmC.p50)) p99 \(us(warmC.p99)); node p50 \(us(warmJs.p50)) p99 \(us(warmJs.p99))")
         print("throughput                  provided(C) 1 caller \(Int(c1))/s, 4 callers \(Int(c4))/s (x\(f(c4 / c1))); python 1 caller \(Int(py1))/s, 4 callers \(Int(py4))/s (x\(f(py4 / py1)))")
-    }
-
-    private func ms(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-    }
-
-    private func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.isEmpty ? 0 : s[s.count / 2]
     }
 
     private func write(_ dir: String, _ name: String, _ content: String) throws -> String {
@@ -153,7 +143,7 @@ struct BenchRuntime: AsyncParsableCommand {
         let start = ContinuousClock.now
         let status = try spawnAndWait(path, args, captureOutput: false).status
         guard status == 0 else { throw ValidationError("\(path) \(args) exited with \(status)") }
-        return ms(ContinuousClock.now - start)
+        return Measure.milliseconds(ContinuousClock.now - start)
     }
 
     private func runCommand(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
