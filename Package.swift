@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "shift", targets: ["shift"]),
+        .executable(name: "shift-bench", targets: ["shift-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,15 +28,29 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The deployment engine: plan, executor and the Target protocol, with the local runtime as its first target.
+        .target(name: "DeploymentEngine", dependencies: ["Rollout", "TemplateModel", "Runtime"]),
         .executableTarget(
             name: "shift",
             dependencies: [
-                "Rollout", "TemplateModel", "Runtime",
+                "DeploymentEngine", "Rollout", "TemplateModel", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Benchmarks live apart from the CLI so `shift` carries no benchmark code; they share the engine.
+        .executableTarget(
+            name: "shift-bench",
+            dependencies: [
+                "DeploymentEngine", "Rollout", "TemplateModel", "Runtime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "RolloutTests", dependencies: ["Rollout"]),
+        .testTarget(name: "DeploymentEngineTests", dependencies: ["DeploymentEngine", "Rollout", "TemplateModel", "Runtime"]),
         .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
         // Runs the built `shift` binary; depending on the executable makes `swift test` build it first.

@@ -120,7 +120,7 @@ public struct MetricDatapoint: Sendable, Equatable, Codable {
 }
 
 /// Where alarm evaluation reads one-minute datapoints from.
-public protocol MetricDataSource {
+public protocol MetricDataSource: Sendable {
     /// The datapoint of `metric` for the one-minute period `minute` (an `Instant.minuteIndex`), nil when nothing was recorded.
     func datapoint(_ metric: MetricIdentity, minute: Int64) -> MetricDatapoint?
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
+import DeploymentEngine
 import Foundation
 import Rollout
-import Runtime
 import TemplateModel
 
 /// `shift deploy`: publish what the template describes and move each alias's traffic to it safely.
@@ -51,6 +51,9 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: "Seed for the alias's weighted routing (repeatable runs).")
     var seed: UInt64?
 
+    @Flag(help: "Shift the template's aliases as one release: an alarm or hook failure on any of them rolls all of them back.")
+    var allOrNothing = false
+
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var stateOptions: StateOptions
 
@@ -80,48 +83,63 @@ struct Deploy: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings = DeploySettings(
-            templatePath: template, loadOptions: try templateOptions.loadOptions(), stateDirectory: stateOptions.directory(forTemplate: template),
-            strategy: strategy, timeScale: timeScale, traffic: traffic, rate: rate, dryRun: dryRun, functions: functions,
-            hookTimeout: try parsedHookTimeout(),
+        let request = DeploymentRequest(
+            templatePath: template, strategy: strategy, functions: functions, hookTimeout: try parsedHookTimeout(),
             alarmErrorRate: try alarmErrorRate.map { text throws -> Double in
                 do throws(RolloutError) { return try AlarmDefinition.parseErrorRateFlag(text) } catch { throw ValidationError(error.message) }
             },
             alarmP99Ms: try alarmP99Ms.map { text throws -> Double in
                 do throws(RolloutError) { return try AlarmDefinition.parseMillisecondsFlag(text) } catch { throw ValidationError(error.message) }
             },
-            seed: seed)
-        let output = DeployOutput(format: output)
-        let code: Int32
-        do {
-            code = try await DeploymentRunner(settings: settings, output: output).run()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("shift deploy: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as StateError {
-            FileHandle.standardError.write(Data("shift deploy: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as RuntimeError {
-            FileHandle.standardError.write(Data("shift deploy: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
+            allOrNothing: allOrNothing)
+        let loadOptions = try templateOptions.loadOptions()
+        let loaded = try TemplateFile.loadOrFail(template, options: loadOptions)
+        // Read the traffic first: a bad file is reported before anything is published.
+        let replay = try traffic.map { try TrafficReplay(path: $0, rate: rate) }
+        let renderer = DeploymentRenderer(format: output)
+        let stateDirectory = stateOptions.directory(forTemplate: template)
+        let region = loaded.pseudoParameters.region, accountId = loaded.pseudoParameters.accountId
+        if dryRun {
+            try await LocalTarget.withPlanningTarget(stateDirectory: stateDirectory, region: region, accountId: accountId, timeScale: timeScale) { target in
+                try await target.load(loaded)
+                try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink).dryRun(template: loaded, request: request)
+            }
+            return
         }
-        if code != 0 { throw ExitCode(code) }
+        let target = try await LocalTarget.open(stateDirectory: stateDirectory, region: region, accountId: accountId,
+                                                timeScale: timeScale, routingSeed: seed)
+        let outcome: DeploymentOutcome
+        do {
+            try await target.load(loaded, requiring: loaded.functions.filter { $0.autoPublishAlias != nil }.map(\.logicalId))
+            let templatePath = template
+            let (inputs, continuation) = AsyncStream<ExecutorInput>.makeStream()
+            let deployer = Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink)
+            outcome = try await withThrowingTaskGroup(of: DeploymentOutcome?.self) { group in
+                group.addTask {
+                    for await number in Signals.stream() { continuation.yield(.abort(reason: "interrupted by signal \(number)")) }
+                    return nil
+                }
+                group.addTask {
+                    try await deployer.deploy(template: loaded, request: request, resolve: { versions in
+                        var options = loadOptions
+                        options.versionNumbers = versions
+                        return try TemplateFile.loadOrFail(templatePath, options: options)
+                    }, traffic: replay, inputs: inputs)
+                }
+                var outcome = DeploymentOutcome.nothingToDo
+                while let next = try await group.next() {
+                    if let next {
+                        outcome = next
+                        group.cancelAll()
+                    }
+                }
+                return outcome
+            }
+        } catch {
+            await target.close()
+            throw error
+        }
+        await target.close()
+        if !outcome.succeeded { throw ExitCode(3) }
     }
-}
-
-/// Everything `deploy` was asked to do, parsed.
-struct DeploySettings: Sendable {
-    var templatePath: String
-    var loadOptions: LoadOptions
-    var stateDirectory: URL
-    var strategy: String?
-    var timeScale: Double
-    var traffic: String?
-    var rate: Double
-    var dryRun: Bool
-    var functions: [String]
-    var hookTimeout: Duration
-    var alarmErrorRate: Double?
-    var alarmP99Ms: Double?
-    var seed: UInt64?
 }

@@ -40,7 +40,7 @@ struct Logs: AsyncParsableCommand {
     }
 
     private func show() async throws {
-        let reference = ServiceSetup.functionName(function, template: template, options: templateOptions)
+        let reference = TemplateFile.functionName(function, template: template, options: templateOptions)
         let name = (try? LambdaArn.parseFunctionReference(reference).name) ?? reference
         let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
         defer { try? store.close() }

@@ -45,7 +45,7 @@ struct MetricsCommand: AsyncParsableCommand {
     }
 
     private func show() async throws {
-        let reference = ServiceSetup.functionName(function, template: template, options: templateOptions)
+        let reference = TemplateFile.functionName(function, template: template, options: templateOptions)
         let (name, qualifier) = try LambdaArn.parseFunctionReference(reference)
         let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
         defer { try? store.close() }

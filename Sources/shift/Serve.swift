@@ -1,4 +1,5 @@
 import ArgumentParser
+import DeploymentEngine
 import Foundation
 import Runtime
 import TemplateModel

@@ -44,7 +44,7 @@ struct Status: AsyncParsableCommand {
             ])
             lines.append("\(name): " + (versions.isEmpty ? "no published version" : "versions \(versions.map(\.versionString).joined(separator: ", "))"))
             for alias in aliases {
-                let extra = alias.additionalVersion.map { ", version \($0.version) \(DeployOutput.percent($0.weight))" } ?? ""
+                let extra = alias.additionalVersion.map { ", version \($0.version) \(DeploymentRenderer.percent($0.weight))" } ?? ""
                 lines.append("  alias \(alias.name) → version \(alias.functionVersion)\(extra)")
             }
         }

@@ -1,4 +1,6 @@
+import DeploymentEngine
 import Foundation
+import Runtime
 import TemplateModel
 
 /// Reads a template from disk and hands it to the pure loader.
@@ -47,5 +49,16 @@ enum DiagnosticPrinter {
         for diagnostic in diagnostics {
             FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
         }
+    }
+}
+
+extension TemplateFile {
+    /// A function's local name from a logical id or name, using the template when it can be read.
+    static func functionName(_ reference: String, template: String, options: TemplateOptions) -> String {
+        guard FileManager.default.fileExists(atPath: template),
+              let loaded = try? TemplateFile.load(template, options: try options.loadOptions()).template else { return reference }
+        let (name, qualifier) = (try? LambdaArn.parseFunctionReference(reference)) ?? (reference, nil)
+        guard let function = loaded.function(named: name) else { return reference }
+        return qualifier.map { "\(function.functionName):\($0)" } ?? function.functionName
     }
 }

@@ -1,3 +1,4 @@
+import DeploymentEngine
 import Foundation
 import Rollout
 import TemplateModel
@@ -98,12 +99,5 @@ enum ValidateReport {
             lines.append(line)
         }
         return lines.joined(separator: "\n")
-    }
-}
-
-/// Small number formatting shared by the renderers.
-enum TemplateValueFormat {
-    static func percent(_ value: Double) -> String {
-        value.rounded() == value ? String(Int(value)) : String(format: "%.2f", value)
     }
 }

@@ -112,6 +112,19 @@ public actor LambdaService {
         case autoPublishAlias
     }
 
+    /// Whether `publishVersion(function:rule:)` would make a new version now, and what changed; writes nothing.
+    public func publishPreview(function name: String, rule: PublishRule = .autoPublishAlias) async throws -> PublishPlan {
+        guard let definition = definitions[name] else {
+            throw StateError(.resourceNotFound, "Function not found: \(name); it is not in the template being served")
+        }
+        let layers = try definition.latest.layers.map { path in
+            LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try StateStore.codeHash(.directory(URL(fileURLWithPath: path))))
+        }
+        let codeSha256 = try StateStore.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
+        let latest = try await store.latestPublishedVersion(function: name)
+        return PublishPlan.compare(definition, codeSha256: codeSha256, layers: layers, latest: latest, rule: rule)
+    }
+
     /// Publishes `$LATEST` as a new version, or returns the latest version when nothing that counts changed.
     public func publishVersion(function name: String, description: String? = nil, rule: PublishRule = .anyChange) async throws -> (version: FunctionVersion, created: Bool) {
         guard let definition = definitions[name] else {

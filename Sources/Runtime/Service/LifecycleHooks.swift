@@ -21,9 +21,12 @@ public actor LifecycleHooks {
         (reports, continuation) = AsyncStream<HookReport>.makeStream()
     }
 
-    /// Registers a hook execution a deployment is about to start, and returns its id.
-    public func expect(deploymentId: String) -> String {
-        let id = UUID().uuidString.lowercased()
+    /// Registers a hook execution a deployment is about to start, and returns its id (a new one unless
+    /// given: a resumed deployment waits again for the execution it journaled).
+    @discardableResult
+    public func expect(deploymentId: String, executionId: String? = nil) -> String {
+        let id = executionId ?? UUID().uuidString.lowercased()
+        completed.remove(id)
         pending[id] = deploymentId
         return id
     }

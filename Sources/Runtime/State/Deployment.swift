@@ -39,7 +39,7 @@ public struct DeploymentRecord: Codable, Sendable, Equatable {
 }
 
 /// One entry in a deployment's transition log, written before the transition is acted on.
-public struct DeploymentEvent: Codable, Sendable, Equatable {
+public struct DeploymentJournalEntry: Codable, Sendable, Equatable {
     /// Global, increasing: the order of events.
     public var sequence: Int64
     public var deploymentId: String

@@ -25,7 +25,7 @@ extension StateStore {
     /// Appends an event and applies its changes to the deployment row in one transaction.
     /// Call it before acting on the transition, so a restart sees what was about to happen.
     @discardableResult
-    public func recordTransition(deploymentId: String, _ transition: DeploymentTransition) async throws -> DeploymentEvent {
+    public func recordTransition(deploymentId: String, _ transition: DeploymentTransition) async throws -> DeploymentJournalEntry {
         try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM deployments WHERE id = ?", arguments: [deploymentId]) != nil else {
                 throw StateError(.resourceNotFound, "Deployment \(deploymentId) not found. List deployments to find its id.")
@@ -41,7 +41,7 @@ extension StateStore {
                 sql: "INSERT INTO deployment_events (deployment_id, at, kind, status, detail) VALUES (?, ?, ?, ?, ?)",
                 arguments: [deploymentId, transition.at, transition.kind, transition.status, transition.detail]
             )
-            return DeploymentEvent(
+            return DeploymentJournalEntry(
                 sequence: db.lastInsertedRowID, deploymentId: deploymentId, at: transition.at, kind: transition.kind,
                 status: transition.status, detail: transition.detail
             )
@@ -79,10 +79,10 @@ extension StateStore {
     }
 
     /// A deployment's transition log, in order.
-    public func deploymentEvents(deploymentId: String) async throws -> [DeploymentEvent] {
+    public func deploymentEvents(deploymentId: String) async throws -> [DeploymentJournalEntry] {
         try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM deployment_events WHERE deployment_id = ? ORDER BY sequence", arguments: [deploymentId]).map { row in
-                DeploymentEvent(sequence: row["sequence"], deploymentId: row["deployment_id"], at: row["at"], kind: row["kind"], status: row["status"], detail: row["detail"])
+                DeploymentJournalEntry(sequence: row["sequence"], deploymentId: row["deployment_id"], at: row["at"], kind: row["kind"], status: row["status"], detail: row["detail"])
             }
         }
     }

@@ -4,6 +4,8 @@ import GRDB
 extension StateStore {
     /// Registers a function (idempotent). Publishing registers it too.
     public func registerFunction(_ name: String) async throws {
+        // A read-only store (a dry run) knows the function from the template alone.
+        guard !options.readOnly else { return }
         let now = Self.nowMilliseconds()
         try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [name, now])

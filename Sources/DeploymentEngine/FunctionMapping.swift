@@ -3,26 +3,26 @@ import Runtime
 import TemplateModel
 
 /// Maps a template's function to what the runtime runs: absolute code folders, merged layers, defaults.
-struct FunctionMapping {
+public struct FunctionMapping {
     let template: Template
     /// The folder relative paths of the template are resolved against.
     let templateDirectory: URL
     /// Where inline code is written so it can run as a folder.
     let scratchDirectory: URL
 
-    init(template: Template, stateDirectory: URL) {
+    public init(template: Template, stateDirectory: URL) {
         self.template = template
         self.templateDirectory = URL(fileURLWithPath: template.path).standardizedFileURL.deletingLastPathComponent()
         self.scratchDirectory = stateDirectory.appendingPathComponent("inline")
     }
 
     /// The runtime configuration of `function` at `version`, with `environment` added (endpoints, overrides).
-    func configuration(for function: Function, version: String = "$LATEST", environment extra: [String: String] = [:]) throws -> FunctionConfiguration {
+    public func configuration(for function: Function, version: String = "$LATEST", environment extra: [String: String] = [:]) throws -> FunctionConfiguration {
         guard function.packageType == "Zip" else {
-            throw CLIError("\(function.logicalId) is a container image function; shift runs zip functions only (Runtime + Handler + CodeUri)")
+            throw DeploymentError(.notDeployable, "\(function.logicalId) is a container image function; shift runs zip functions only (Runtime + Handler + CodeUri)")
         }
         guard let runtime = function.runtime else {
-            throw CLIError("\(function.logicalId) has no Runtime; add e.g. Runtime: python3.12 to it in \(template.path)")
+            throw DeploymentError(.notDeployable, "\(function.logicalId) has no Runtime; add e.g. Runtime: python3.12 to it in \(template.path)")
         }
         let codeDirectory = try codeFolder(of: function, runtime: runtime)
         var layers: [String] = []
@@ -31,11 +31,11 @@ struct FunctionMapping {
             case .local(let logicalId):
                 guard let definition = template.layer(logicalId: logicalId) else { continue }
                 guard case .directory(let path) = definition.content else {
-                    throw CLIError("layer \(logicalId) of \(function.logicalId) has its content in S3 (\(definition.contentUri ?? "?")), which cannot be fetched locally; point ContentUri at a local folder")
+                    throw DeploymentError(.notDeployable, "layer \(logicalId) of \(function.logicalId) has its content in S3 (\(definition.contentUri ?? "?")), which cannot be fetched locally; point ContentUri at a local folder")
                 }
                 layers.append(try existingFolder(path, what: "ContentUri of layer \(logicalId)"))
             case .arn(let arn):
-                throw CLIError("\(function.logicalId) uses the published layer \(arn), which cannot be fetched locally; add the layer to the template as an AWS::Serverless::LayerVersion with a local ContentUri")
+                throw DeploymentError(.notDeployable, "\(function.logicalId) uses the published layer \(arn), which cannot be fetched locally; add the layer to the template as an AWS::Serverless::LayerVersion with a local ContentUri")
             }
         }
         var environment = function.environment ?? [:]
@@ -54,9 +54,9 @@ struct FunctionMapping {
         case .inline(let code):
             return try writeInline(code, function: function, runtime: runtime)
         case .s3(let uri):
-            throw CLIError("the code of \(function.logicalId) is in S3 (\(uri)), which cannot be fetched locally; point CodeUri at a local folder")
+            throw DeploymentError(.notDeployable, "the code of \(function.logicalId) is in S3 (\(uri)), which cannot be fetched locally; point CodeUri at a local folder")
         case .image(let image):
-            throw CLIError("\(function.logicalId) is the container image \(image); shift runs zip functions only")
+            throw DeploymentError(.notDeployable, "\(function.logicalId) is the container image \(image); shift runs zip functions only")
         }
     }
 
@@ -65,10 +65,10 @@ struct FunctionMapping {
         let resolved = url.standardizedFileURL.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-            throw CLIError("\(what) is '\(path)', but \(resolved) does not exist; fix the path (it is relative to the template's folder)")
+            throw DeploymentError(.notDeployable, "\(what) is '\(path)', but \(resolved) does not exist; fix the path (it is relative to the template's folder)")
         }
         guard isDirectory.boolValue else {
-            throw CLIError("\(what) is '\(path)', a file; shift runs code from a folder, so point it at the unpacked folder")
+            throw DeploymentError(.notDeployable, "\(what) is '\(path)', a file; shift runs code from a folder, so point it at the unpacked folder")
         }
         return resolved
     }
@@ -86,7 +86,7 @@ struct FunctionMapping {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try code.write(to: file, atomically: true, encoding: .utf8)
         } catch {
-            throw CLIError("could not write the inline code of \(function.logicalId) to \(file.path): \(error.localizedDescription)")
+            throw DeploymentError(.notDeployable, "could not write the inline code of \(function.logicalId) to \(file.path): \(error.localizedDescription)")
         }
         return folder.path
     }

@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
 
-/// `shift bench`: measured figures the issues ask for, as medians of repeated runs in one process.
+/// `shift-bench`: measured figures the issues ask for, as medians of repeated runs in one process, each beside its floor.
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: template loading, the runtime, rollout simulation.",
+        commandName: "shift-bench",
+        abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API.",
         subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self])
 }
 

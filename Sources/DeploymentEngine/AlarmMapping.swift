@@ -4,15 +4,15 @@ import Runtime
 import TemplateModel
 
 /// Turns a template's `AWS::CloudWatch::Alarm` into what the Rollout module evaluates.
-enum AlarmMapping {
-    static func definition(_ alarm: Alarm) throws -> AlarmDefinition {
+public enum AlarmMapping {
+    public static func definition(_ alarm: Alarm) throws -> AlarmDefinition {
         func dimensions(_ list: [Alarm.Dimension]) -> [String: String] {
             Dictionary(list.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
         }
         let metric: AlarmMetric
         if alarm.metrics.isEmpty {
             guard let name = alarm.metricName else {
-                throw CLIError("alarm \(alarm.logicalId) has no MetricName; it cannot be evaluated")
+                throw DeploymentError(.invalidInput, "alarm \(alarm.logicalId) has no MetricName; it cannot be evaluated")
             }
             let statisticText = alarm.extendedStatistic ?? alarm.statistic ?? "Sum"
             let statistic = try parse(statisticText, alarm: alarm)
@@ -25,7 +25,7 @@ enum AlarmMapping {
                     return .expression(query.id, expression, returnData: query.returnData)
                 }
                 guard let name = query.metricName else {
-                    throw CLIError("alarm \(alarm.logicalId): metric \(query.id) has neither Expression nor MetricStat.Metric.MetricName")
+                    throw DeploymentError(.invalidInput, "alarm \(alarm.logicalId): metric \(query.id) has neither Expression nor MetricStat.Metric.MetricName")
                 }
                 let stat = MetricStat(
                     metric: MetricIdentity(namespace: query.namespace ?? LambdaMetric.namespace, metricName: name, dimensions: dimensions(query.dimensions)),
@@ -34,7 +34,7 @@ enum AlarmMapping {
             })
         }
         guard let comparison = alarm.comparisonOperator.flatMap(ComparisonOperator.init(rawValue:)) else {
-            throw CLIError("alarm \(alarm.logicalId) has ComparisonOperator \(alarm.comparisonOperator ?? "(none)"), which shift cannot evaluate; use GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold or LessThanOrEqualToThreshold")
+            throw DeploymentError(.invalidInput, "alarm \(alarm.logicalId) has ComparisonOperator \(alarm.comparisonOperator ?? "(none)"), which shift cannot evaluate; use GreaterThanThreshold, GreaterThanOrEqualToThreshold, LessThanThreshold or LessThanOrEqualToThreshold")
         }
         return AlarmDefinition(
             name: alarm.logicalId, metric: metric, evaluationPeriods: alarm.evaluationPeriods ?? 1,
@@ -46,16 +46,20 @@ enum AlarmMapping {
         do throws(RolloutError) {
             return try AlarmStatistic(parsing: statistic)
         } catch {
-            throw CLIError("alarm \(alarm.logicalId): \(error.message)")
+            throw DeploymentError(.invalidInput, "alarm \(alarm.logicalId): \(error.message)")
         }
     }
 }
 
 /// Reads one-minute datapoints for alarm evaluation from the runtime's metrics store.
-struct RuntimeMetricSource: MetricDataSource {
+public struct RuntimeMetricSource: MetricDataSource {
     let metrics: MetricsStore
 
-    func datapoint(_ metric: MetricIdentity, minute: Int64) -> AlarmDatapoint? {
+    public init(metrics: MetricsStore) {
+        self.metrics = metrics
+    }
+
+    public func datapoint(_ metric: MetricIdentity, minute: Int64) -> AlarmDatapoint? {
         guard metric.namespace == LambdaMetric.namespace, let name = MetricName(rawValue: metric.metricName) else { return nil }
         let start = minute * 60_000
         guard let point = try? metrics.datapoints(metric: name, dimensions: metric.dimensions, from: start, to: start + 60_000).first,

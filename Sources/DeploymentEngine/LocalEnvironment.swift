@@ -3,29 +3,31 @@ import Runtime
 import TemplateModel
 
 /// The local Lambda service a command runs on: state store, metrics, logs, runtime and service, opened together.
-struct ServiceStack: Sendable {
-    let store: StateStore
-    let metrics: MetricsStore
-    let logs: LogRecorder
-    let runtime: LocalRuntime
-    let service: LambdaService
-    let clock: ScaledClock
+public struct ServiceStack: Sendable {
+    public let store: StateStore
+    public let metrics: MetricsStore
+    public let logs: LogRecorder
+    public let runtime: LocalRuntime
+    public let service: LambdaService
+    /// The state directory's time base (or a test's manual clock).
+    public let clock: any RuntimeClock
 
     /// Ends every function process, writes pending metrics and logs, and releases the state directory.
-    func close() async {
+    public func close() async {
         await runtime.shutdown()
         try? metrics.flush()
         try? await logs.flush()
+        (clock as? StateClock)?.close()
         try? store.close()
     }
 }
 
 /// Shared setup of `shift serve` and `shift bench serve`: template → `FunctionDefinition`s (through
 /// `FunctionMapping`), then the stores, the runtime and the service.
-enum ServiceSetup {
+public enum ServiceSetup {
     /// The definitions of every function of `template` that can run here; the others (S3 code, images,
     /// published layer ARNs) come back with the reason, for the caller to warn about or refuse.
-    static func definitions(template: Template, stateDirectory: URL) -> (definitions: [FunctionDefinition], skipped: [String: String]) {
+    public static func definitions(template: Template, stateDirectory: URL) -> (definitions: [FunctionDefinition], skipped: [String: String]) {
         let mapping = FunctionMapping(template: template, stateDirectory: stateDirectory)
         let names = Set(template.functions.map(\.functionName))
         let logicalIds = Dictionary(template.functions.map { ($0.logicalId, $0.functionName) }, uniquingKeysWith: { a, _ in a })
@@ -38,7 +40,7 @@ enum ServiceSetup {
                     publishesAllProperties: function.autoPublishAliasAllProperties,
                     asyncConfig: asyncConfig(of: function, functionNames: names, logicalIds: logicalIds),
                     description: function.versionDescription ?? function.description ?? ""))
-            } catch let error as CLIError {
+            } catch let error as DeploymentError {
                 skipped[function.logicalId] = error.message
             } catch {
                 skipped[function.logicalId] = "\(error)"
@@ -49,7 +51,7 @@ enum ServiceSetup {
 
     /// `EventInvokeConfig` and `DeadLetterQueue`: Lambda destinations that are functions of this template
     /// become local invocations; every other target is kept in the state directory.
-    static func asyncConfig(of function: Function, functionNames: Set<String>, logicalIds: [String: String]) -> AsyncInvokeConfig {
+    public static func asyncConfig(of function: Function, functionNames: Set<String>, logicalIds: [String: String]) -> AsyncInvokeConfig {
         func destination(_ value: EventInvokeConfig.Destination?) -> AsyncInvokeConfig.Destination? {
             guard let value, let target = value.destination, !target.isEmpty else { return nil }
             if let (name, qualifier) = try? LambdaArn.parseFunctionReference(target) {
@@ -67,16 +69,22 @@ enum ServiceSetup {
             deadLetterTarget: deadLetter)
     }
 
-    /// Opens the state directory (failing fast, naming the holder, when another process has it) and
-    /// everything on top of it.
-    static func open(definitions: [FunctionDefinition], stateDirectory: URL, region: String, accountId: String, timeScale: Double,
-                     lockTimeout: Duration = .seconds(1), routingSeed: UInt64? = nil,
-                     configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> ServiceStack {
-        let store = try await StateStore.open(
-            directory: stateDirectory,
-            options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), lockTimeout: lockTimeout))
+    /// Opens the state directory, its time base (`clock` replaces it in tests) and everything on top of them.
+    public static func open(definitions: [FunctionDefinition], stateDirectory: URL, region: String, accountId: String, timeScale: Double,
+                            clock injected: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false,
+                            configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> ServiceStack {
+        // A read-only opener (a dry run) must not join the time base: that writes to the directory.
+        let clock: any RuntimeClock = try injected ?? (readOnly ? ScaledClock(timeScale: timeScale) : StateClock.open(directory: stateDirectory, timeScale: timeScale))
+        let store: StateStore
         do {
-            let clock = ScaledClock(timeScale: timeScale)
+            store = try await StateStore.open(
+                directory: stateDirectory,
+                options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), clock: clock, readOnly: readOnly))
+        } catch {
+            (clock as? StateClock)?.close()
+            throw error
+        }
+        do {
             let metrics = try MetricsStore(store: store)
             let logs = LogRecorder(store: store, clock: clock)
             var options = LocalRuntime.Options()
@@ -87,17 +95,9 @@ enum ServiceSetup {
             try await service.register(definitions)
             return ServiceStack(store: store, metrics: metrics, logs: logs, runtime: runtime, service: service, clock: clock)
         } catch {
+            (clock as? StateClock)?.close()
             try? store.close()
             throw error
         }
-    }
-
-    /// A function's local name from a logical id or name, using the template when it can be read.
-    static func functionName(_ reference: String, template: String, options: TemplateOptions) -> String {
-        guard FileManager.default.fileExists(atPath: template),
-              let loaded = try? TemplateFile.load(template, options: try options.loadOptions()).template else { return reference }
-        let (name, qualifier) = (try? LambdaArn.parseFunctionReference(reference)) ?? (reference, nil)
-        guard let function = loaded.function(named: name) else { return reference }
-        return qualifier.map { "\(function.functionName):\($0)" } ?? function.functionName
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import DeploymentEngine
 import Runtime
 #if canImport(Glibc)
 import Glibc

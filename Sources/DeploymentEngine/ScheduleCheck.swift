@@ -2,9 +2,9 @@ import Rollout
 import TemplateModel
 
 /// Turns each function's DeploymentPreference Type into a traffic schedule, reporting names that are not schedules.
-enum ScheduleCheck {
+public enum ScheduleCheck {
     /// The template's custom `AWS::CodeDeploy::DeploymentConfig`s, by name and by logical id.
-    static func customConfigs(of template: Template) -> (configs: [String: CustomDeploymentConfig], diagnostics: [Diagnostic]) {
+    public static func customConfigs(of template: Template) -> (configs: [String: CustomDeploymentConfig], diagnostics: [Diagnostic]) {
         var configs: [String: CustomDeploymentConfig] = [:]
         var diagnostics: [Diagnostic] = []
         for config in template.deploymentConfigs {
@@ -31,7 +31,7 @@ enum ScheduleCheck {
     }
 
     /// The schedule of every enabled deployment preference, keyed by function logical id.
-    static func schedules(for template: Template) -> (schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) {
+    public static func schedules(for template: Template) -> (schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) {
         var (configs, diagnostics) = customConfigs(of: template)
         var schedules: [String: TrafficSchedule] = [:]
         for function in template.functions {

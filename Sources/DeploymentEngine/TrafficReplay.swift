@@ -1,18 +1,17 @@
 import Foundation
-import Runtime
 
 /// Replays recorded events through aliases at a fixed rate while traffic shifts, as real invocations.
-struct TrafficReplay: Sendable {
-    let events: [[UInt8]]
-    let rate: Double
+public struct TrafficReplay: Sendable {
+    public let events: [[UInt8]]
+    public let rate: Double
     /// At most this many replayed invocations in flight; more would only queue in the runtime.
     static let maximumInFlight = 8
 
     /// Reads a `.jsonl` file (one event a line) or a folder of `.json` files (sorted by name).
-    init(path: String, rate: Double) throws {
+    public init(path: String, rate: Double) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CLIError("--traffic '\(path)' does not exist; pass a .jsonl file or a folder of .json events")
+            throw DeploymentError(.invalidInput, "--traffic '\(path)' does not exist; pass a .jsonl file or a folder of .json events")
         }
         var events: [[UInt8]] = []
         if isDirectory.boolValue {
@@ -31,7 +30,7 @@ struct TrafficReplay: Sendable {
                 events.append(Array(trimmed.utf8))
             }
         }
-        guard !events.isEmpty else { throw CLIError("--traffic '\(path)' holds no events; write one JSON event per line, or .json files in the folder") }
+        guard !events.isEmpty else { throw DeploymentError(.invalidInput, "--traffic '\(path)' holds no events; write one JSON event per line, or .json files in the folder") }
         self.events = events
         self.rate = rate
     }
@@ -40,31 +39,29 @@ struct TrafficReplay: Sendable {
         do {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            throw CLIError("--traffic: \(location) is not valid JSON; each event must be one JSON value")
+            throw DeploymentError(.invalidInput, "--traffic: \(location) is not valid JSON; each event must be one JSON value")
         }
     }
 
-    /// Sends events round-robin to `targets` (function, alias) until `until()` is true.
-    func run(service: LambdaService, targets: [(String, String)], until: @escaping @Sendable () -> Bool) async {
-        guard !targets.isEmpty else { return }
+    /// Sends events round-robin to `aliases` until cancelled (the deployment ended).
+    func run(aliases: [AliasRef], target: any DeploymentTarget) async {
+        guard !aliases.isEmpty else { return }
         let interval = Duration.milliseconds(Int64((1000 / rate).rounded(.up)))
         await withTaskGroup(of: Void.self) { group in
             var sent = 0
             var inFlight = 0
             var next = ContinuousClock.now
-            while !until(), !Task.isCancelled {
+            while !Task.isCancelled {
                 if inFlight >= Self.maximumInFlight {
                     await group.next()
                     inFlight -= 1
                     continue
                 }
-                let (function, alias) = targets[sent % targets.count]
+                let alias = aliases[sent % aliases.count]
                 let event = events[sent % events.count]
                 sent += 1
                 inFlight += 1
-                group.addTask {
-                    _ = try? await service.invoke(InvokeRequest(function: function, qualifier: alias, payload: event))
-                }
+                group.addTask { await target.invoke(alias, payload: event) }
                 next += interval
                 try? await Task.sleep(until: next, clock: .continuous)
             }

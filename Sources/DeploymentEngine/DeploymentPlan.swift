@@ -1,0 +1,173 @@
+import Foundation
+import Rollout
+import TemplateModel
+
+/// What a deployment was asked to do, parsed.
+public struct DeploymentRequest: Sendable {
+    public var templatePath: String
+    /// A strategy for every function, overriding DeploymentPreference.Type.
+    public var strategy: String?
+    /// Deploy only these functions (logical ids or names); empty: every function with AutoPublishAlias.
+    public var functions: [String]
+    public var hookTimeout: Duration
+    /// Extra alarm: the new version's error rate (percent) above which it rolls back.
+    public var alarmErrorRate: Double?
+    /// Extra alarm: the new version's p99 duration (ms) above which it rolls back.
+    public var alarmP99Ms: Double?
+    /// The aliases shift as one release: a failure of any rolls all back.
+    public var allOrNothing: Bool
+
+    public init(templatePath: String, strategy: String? = nil, functions: [String] = [], hookTimeout: Duration = .seconds(3600),
+                alarmErrorRate: Double? = nil, alarmP99Ms: Double? = nil, allOrNothing: Bool = false) {
+        self.templatePath = templatePath
+        self.strategy = strategy
+        self.functions = functions
+        self.hookTimeout = hookTimeout
+        self.alarmErrorRate = alarmErrorRate
+        self.alarmP99Ms = alarmP99Ms
+        self.allOrNothing = allOrNothing
+    }
+}
+
+/// What a deployment will do for one function with AutoPublishAlias, read from the template alone.
+public struct FunctionPlan: Sendable {
+    public var function: Function
+    public var alias: String
+    public var schedule: TrafficSchedule
+    /// Where the schedule came from: `--strategy`, `DeploymentPreference`, or the default AllAtOnce.
+    public var scheduleSource: String
+    /// Hook function names by hook.
+    public var hooks: [LifecycleHook: String]
+    /// Template alarms watched (logical ids); names of alarms not in the template are warnings.
+    public var alarmIds: [String]
+
+    public var aliasRef: AliasRef { AliasRef(function: function.functionName, alias: alias) }
+}
+
+/// A function's plan joined with the target's state: the publish decision and what happens to the alias.
+public struct AliasPlan: Sendable {
+    public var plan: FunctionPlan
+    public var preview: PublishPreview
+    public var routing: AliasRouting?
+    public var decision: AliasDecision
+    /// An interrupted deployment of this alias that will be closed (rolled back) first, with the reason.
+    public var recover: (record: JournalRecord, reason: String)?
+    /// The interrupted deployment this one continues.
+    public var resume: JournalRecord?
+}
+
+enum DeploymentPlanner {
+    /// The functions to deploy: those with AutoPublishAlias, narrowed by `--function`.
+    static func plans(for template: Template, request: DeploymentRequest) throws -> (plans: [FunctionPlan], warnings: [String]) {
+        var warnings: [String] = []
+        var selected = template.functions.filter { $0.autoPublishAlias != nil }
+        if !request.functions.isEmpty {
+            selected = try request.functions.map { name in
+                guard let function = template.function(named: name) else {
+                    let names = template.functions.map(\.logicalId)
+                    let suggestion = Suggestion.closest(to: name, in: names).map { " (did you mean \($0)?)" } ?? ""
+                    throw DeploymentError(.invalidInput, "--function \(name): no such function in \(request.templatePath)\(suggestion); it has \(names.joined(separator: ", "))")
+                }
+                guard function.autoPublishAlias != nil else {
+                    throw DeploymentError(.invalidInput, "--function \(name): it has no AutoPublishAlias, so there is no alias to deploy to; add AutoPublishAlias: live")
+                }
+                return function
+            }
+        }
+        let (customConfigs, _) = ScheduleCheck.customConfigs(of: template)
+        var plans: [FunctionPlan] = []
+        for function in selected {
+            let preference = function.deploymentPreference
+            let schedule: TrafficSchedule
+            let source: String
+            do throws(RolloutError) {
+                if let strategy = request.strategy {
+                    schedule = try TrafficSchedule(named: strategy, customConfigs: customConfigs)
+                    source = "--strategy"
+                } else if let preference, preference.enabled, let type = preference.type {
+                    schedule = try TrafficSchedule(named: type, customConfigs: customConfigs)
+                    source = "DeploymentPreference"
+                } else {
+                    schedule = try TrafficSchedule(named: "AllAtOnce")
+                    source = preference == nil ? "no DeploymentPreference: AllAtOnce" : "DeploymentPreference disabled: AllAtOnce"
+                }
+            } catch {
+                throw DeploymentError(.invalidInput, "\(function.logicalId): \(error.message)")
+            }
+            var hooks: [LifecycleHook: String] = [:]
+            var alarmIds: [String] = []
+            if let preference, preference.enabled {
+                for (hook, id) in [(LifecycleHook.preTraffic, preference.preTrafficHook), (.postTraffic, preference.postTrafficHook)] {
+                    guard let id else { continue }
+                    guard let target = template.function(named: id) else {
+                        throw DeploymentError(.invalidInput, "\(function.logicalId): the \(hook.rawValue) hook \(id) is not a function of the template")
+                    }
+                    hooks[hook] = target.functionName
+                }
+                for alarm in preference.alarms {
+                    if let defined = template.alarm(named: alarm) {
+                        alarmIds.append(defined.logicalId)
+                    } else {
+                        warnings.append("\(function.logicalId): alarm '\(alarm)' is not defined in the template, so it cannot be evaluated locally; define it as an AWS::CloudWatch::Alarm or use --alarm-error-rate")
+                    }
+                }
+            }
+            plans.append(FunctionPlan(function: function, alias: function.autoPublishAlias!, schedule: schedule, scheduleSource: source,
+                                      hooks: hooks, alarmIds: alarmIds))
+        }
+        return (plans, warnings)
+    }
+
+    /// One function's plan against the target's state: the one decision deploy and its dry run share.
+    static func decide(_ plan: FunctionPlan, target: any DeploymentTarget) async throws -> AliasPlan {
+        let alias = plan.aliasRef
+        let preview = try await target.previewPublish(function: alias.function)
+        var routing = try await target.routing(of: alias)
+        var recover: (JournalRecord, String)?
+        var resume: JournalRecord?
+        // The newest unfinished deployment is the one to resume; older ones (a crash during a recovery) are closed.
+        let unfinished = try await target.unfinishedDeployments(of: alias)
+        if let last = unfinished.last {
+            if !preview.wouldCreate, last.toVersion == preview.version, last.progress.flatMap(RolloutJournal.decode) != nil {
+                resume = last
+            } else {
+                let why = preview.wouldCreate || last.toVersion != preview.version
+                    ? "its target version \(last.toVersion) no longer matches the code on disk (which would be version \(preview.version))"
+                    : "its progress could not be read"
+                recover = (last, why)
+                if let from = last.fromVersion { routing = AliasRouting(primary: from) }
+            }
+        }
+        let decision: AliasDecision
+        if let resume {
+            decision = .resume(deploymentId: resume.id, from: resume.fromVersion ?? routing?.primary ?? preview.version)
+        } else if let routing {
+            decision = routing.primary == preview.version ? .unchanged : .shift(from: routing.primary)
+        } else {
+            decision = .create
+        }
+        return AliasPlan(plan: plan, preview: preview, routing: routing, decision: decision, recover: recover, resume: resume)
+    }
+}
+
+/// "Did you mean" for names: the closest candidate within a small edit distance.
+enum Suggestion {
+    static func closest(to name: String, in candidates: [String]) -> String? {
+        let lowered = name.lowercased()
+        let scored = candidates.map { ($0, distance(Array(lowered), Array($0.lowercased()))) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, name.count / 3) else { return nil }
+        return best.0
+    }
+
+    private static func distance(_ a: [Character], _ b: [Character]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import Rollout
+import Runtime
+import TemplateModel
+
+/// The deployment target on this machine: the state directory's store, the local runtime running the
+/// template's functions, the Invoke API (where hooks report through CodeDeploy's call) and its metrics.
+public final class LocalTarget: TemplateAwareTarget {
+    public let stack: ServiceStack
+    public let stateDirectory: URL
+    let hooks: LifecycleHooks
+    let server: InvokeAPIServer
+    private let hookRequests: AsyncStream<HookRequest>
+    private let hookRequestContinuation: AsyncStream<HookRequest>.Continuation
+    public let hookOutcomes: AsyncStream<HookOutcome>
+    private let hookOutcomeContinuation: AsyncStream<HookOutcome>.Continuation
+
+    private struct HookRequest: Sendable {
+        var function: String
+        var deploymentId: String
+        var executionId: String
+    }
+
+    private init(stack: ServiceStack, stateDirectory: URL, server: InvokeAPIServer, hooks: LifecycleHooks) {
+        self.stack = stack
+        self.hooks = hooks
+        self.stateDirectory = stateDirectory
+        self.server = server
+        (hookRequests, hookRequestContinuation) = AsyncStream<HookRequest>.makeStream()
+        (hookOutcomes, hookOutcomeContinuation) = AsyncStream<HookOutcome>.makeStream()
+    }
+
+    /// Opens the state directory and its time base; functions are loaded from the template by `load`.
+    /// - Parameter clock: replaces the state directory's time base (tests pass a `ManualClock`).
+    public static func open(stateDirectory: URL, region: String = "us-east-1", accountId: String = "123456789012", timeScale: Double = 1,
+                            clock: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false) async throws -> LocalTarget {
+        let stack = try await ServiceSetup.open(definitions: [], stateDirectory: stateDirectory, region: region, accountId: accountId,
+                                                timeScale: timeScale, clock: clock, routingSeed: routingSeed, readOnly: readOnly)
+        let target: LocalTarget
+        do {
+            let hooks = LifecycleHooks()
+            let server = try await InvokeAPIServer.bind(host: "127.0.0.1", port: 0, service: stack.service, hooks: hooks)
+            target = LocalTarget(stack: stack, stateDirectory: stateDirectory, server: server, hooks: hooks)
+        } catch {
+            await stack.close()
+            throw error
+        }
+        await stack.service.setEndpoint(target.server.url, region: region)
+        return target
+    }
+
+    /// Runs `body` on a target that only reads the state directory (a dry run): it writes nothing there,
+    /// and a directory that does not exist yet reads as a fresh one (nothing deployed).
+    public static func withPlanningTarget<T: Sendable>(stateDirectory: URL, region: String, accountId: String, timeScale: Double,
+                                                       _ body: (LocalTarget) async throws -> T) async throws -> T {
+        let exists = FileManager.default.fileExists(atPath: stateDirectory.appendingPathComponent("state.sqlite").path)
+        let directory = exists ? stateDirectory
+            : FileManager.default.temporaryDirectory.appendingPathComponent("shift-plan-\(UUID().uuidString)")
+        defer { if !exists { try? FileManager.default.removeItem(at: directory) } }
+        let target = try await open(stateDirectory: directory, region: region, accountId: accountId, timeScale: timeScale,
+                                    clock: exists ? nil : ScaledClock(timeScale: timeScale), readOnly: exists)
+        do {
+            let result = try await body(target)
+            await target.close()
+            return result
+        } catch {
+            await target.close()
+            throw error
+        }
+    }
+
+    /// The deployment clock reading this target's time base.
+    public var deploymentClock: any DeploymentClock { RuntimeDeploymentClock(stack.clock) }
+
+    /// Stops every function process and saves metrics, logs and the time base.
+    public func close() async {
+        hookRequestContinuation.finish()
+        hookOutcomeContinuation.finish()
+        await server.closeListener()
+        await stack.close()
+    }
+
+    public func load(_ template: Template) async throws {
+        let (definitions, _) = ServiceSetup.definitions(template: template, stateDirectory: stateDirectory)
+        try await stack.service.register(definitions)
+    }
+
+    /// Registers the template's functions, refusing those in `required` that cannot run here.
+    public func load(_ template: Template, requiring required: [String]) async throws {
+        let (definitions, skipped) = ServiceSetup.definitions(template: template, stateDirectory: stateDirectory)
+        for logicalId in required {
+            if let reason = skipped[logicalId] { throw DeploymentError(.notDeployable, "\(logicalId) cannot be deployed locally: \(reason)") }
+        }
+        try await stack.service.register(definitions)
+    }
+
+    public func run() async {
+        let service = stack.service
+        let server = self.server
+        let hooks = self.hooks
+        let outcomes = hookOutcomeContinuation
+        await withDiscardingTaskGroup { group in
+            group.addTask { try? await server.run() }
+            group.addTask { await service.runEventQueue() }
+            group.addTask { await self.stack.metrics.runPeriodicFlush(every: .milliseconds(250)) }
+            group.addTask { await self.stack.logs.run(every: .milliseconds(250)) }
+            group.addTask {
+                for await report in hooks.reports {
+                    outcomes.yield(HookOutcome(deploymentId: report.deploymentId, executionId: report.executionId, succeeded: report.succeeded))
+                }
+            }
+            for await request in hookRequests {
+                // CodeDeploy invokes hooks asynchronously; a hook function that fails without reporting fails
+                // the hook at once instead of leaving the deployment waiting for its deadline.
+                group.addTask {
+                    let payload = Array(#"{"DeploymentId":"\#(request.deploymentId)","LifecycleEventHookExecutionId":"\#(request.executionId)"}"#.utf8)
+                    var failure: String?
+                    do {
+                        let response = try await service.invoke(InvokeRequest(function: request.function, payload: payload))
+                        if response.functionError != nil {
+                            failure = "\(request.function) raised an error: \(String(decoding: response.payload.prefix(500), as: UTF8.self))"
+                        }
+                    } catch {
+                        failure = "\(request.function) could not be invoked: \(error)"
+                    }
+                    guard let failure else { return }
+                    // If the hook reported before failing, the executor already has its outcome and ignores this one.
+                    outcomes.yield(HookOutcome(deploymentId: request.deploymentId, executionId: request.executionId, succeeded: false, failure: failure))
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Versions and aliases
+
+    public func previewPublish(function: String) async throws -> PublishPreview {
+        let plan = try await stack.service.publishPreview(function: function)
+        let next = plan.wouldCreate ? (plan.latestVersion ?? 0) + 1 : (plan.latestVersion ?? 1)
+        return PublishPreview(version: String(next), wouldCreate: plan.wouldCreate, codeSha256: plan.codeSha256,
+                              latestVersion: plan.latestVersion, changes: plan.changes)
+    }
+
+    public func publish(function: String) async throws -> PublishedVersion {
+        let (version, created) = try await stack.service.publishVersion(function: function, rule: .autoPublishAlias)
+        return PublishedVersion(version: version.versionString, codeSha256: version.codeSha256, created: created)
+    }
+
+    public func routing(of alias: AliasRef) async throws -> AliasRouting? {
+        do {
+            let configuration = try await stack.store.getAlias(function: alias.function, name: alias.alias)
+            return AliasRouting(primary: configuration.functionVersion, additional: configuration.routingConfig?.additionalVersionWeights ?? [:])
+        } catch let error as StateError where error.code == .resourceNotFound {
+            return nil
+        }
+    }
+
+    public func createAlias(_ alias: AliasRef, version: String) async throws {
+        _ = try await stack.store.createAlias(function: alias.function, name: alias.alias, functionVersion: version,
+                                              description: "managed by shift deploy")
+    }
+
+    public func setRouting(of alias: AliasRef, to routing: AliasRouting) async throws {
+        _ = try await stack.store.updateAlias(function: alias.function, name: alias.alias, functionVersion: routing.primary,
+                                              routingConfig: RoutingConfig(additionalVersionWeights: routing.additional))
+    }
+
+    // MARK: Hooks
+
+    public func startHook(function: String, deploymentId: String, executionId: String) async throws {
+        await hooks.expect(deploymentId: deploymentId, executionId: executionId)
+        hookRequestContinuation.yield(HookRequest(function: function, deploymentId: deploymentId, executionId: executionId))
+    }
+
+    public func finishHooks(deploymentId: String) async {
+        await hooks.finish(deploymentId: deploymentId)
+    }
+
+    // MARK: Metrics and traffic
+
+    public var metrics: any MetricDataSource { RuntimeMetricSource(metrics: stack.metrics) }
+
+    public func traffic(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> VersionTraffic {
+        let dimensions = ["FunctionName": alias.function, "Resource": alias.description, "ExecutedVersion": version]
+        func sum(_ metric: MetricName) -> Int {
+            let points = (try? stack.metrics.datapoints(metric: metric, dimensions: dimensions, from: from.millisecondsSinceEpoch,
+                                                        to: to.millisecondsSinceEpoch)) ?? []
+            return Int(points.reduce(0) { $0 + $1.sum })
+        }
+        return VersionTraffic(version: version, invocations: sum(.invocations), errors: sum(.errors))
+    }
+
+    public func invoke(_ alias: AliasRef, payload: [UInt8]) async {
+        _ = try? await stack.service.invoke(InvokeRequest(function: alias.function, qualifier: alias.alias, payload: payload))
+    }
+
+    // MARK: Journal
+
+    public func lease(_ alias: AliasRef, holder: String) throws -> any AliasLease {
+        do {
+            return LocalAliasLease(lock: try AliasLock.acquire(directory: stateDirectory, function: alias.function, alias: alias.alias, holder: holder))
+        } catch let error as StateError where error.code == .stateLocked {
+            throw DeploymentError(.aliasBusy, error.message)
+        }
+    }
+
+    public func createDeployment(_ record: JournalRecord) async throws {
+        try await stack.store.createDeployment(DeploymentRecord(
+            id: record.id, functionName: record.alias.function, aliasName: record.alias.alias, status: record.status.rawValue,
+            currentVersion: record.fromVersion.flatMap(Int.init), targetVersion: Int(record.toVersion) ?? 0, reason: record.reason,
+            startedAt: record.startedAt.millisecondsSinceEpoch, endedAt: record.endedAt?.millisecondsSinceEpoch,
+            engineState: record.progress.map { Data($0) }))
+    }
+
+    public func recordTransition(deploymentId: String, at: Instant, kind: String, status: DeploymentStatus?, progress: [UInt8]?,
+                                 reason: String?, ended: Bool) async throws {
+        _ = try await stack.store.recordTransition(deploymentId: deploymentId, DeploymentTransition(
+            at: at.millisecondsSinceEpoch, kind: kind, status: status?.rawValue, engineState: progress.map { Data($0) }, reason: reason,
+            endedAt: ended ? at.millisecondsSinceEpoch : nil))
+    }
+
+    public func deployments(of alias: AliasRef, limit: Int) async throws -> [JournalRecord] {
+        try await stack.store.listDeployments(function: alias.function, alias: alias.alias, limit: limit).map(JournalRecord.init(local:))
+    }
+
+    public func unfinishedDeployments(of alias: AliasRef) async throws -> [JournalRecord] {
+        try await stack.store.unfinishedDeployments()
+            .filter { $0.functionName == alias.function && $0.aliasName == alias.alias }
+            .map(JournalRecord.init(local:))
+    }
+}
+
+extension JournalRecord {
+    /// A stored deployment row as the engine sees it.
+    init(local record: DeploymentRecord) {
+        self.init(id: record.id, alias: AliasRef(function: record.functionName, alias: record.aliasName),
+                  status: DeploymentStatus(rawValue: record.status) ?? .inProgress, fromVersion: record.currentVersion.map(String.init),
+                  toVersion: String(record.targetVersion), startedAt: Instant(millisecondsSinceEpoch: record.startedAt),
+                  endedAt: record.endedAt.map(Instant.init(millisecondsSinceEpoch:)), reason: record.reason,
+                  progress: record.engineState.map(Array.init))
+    }
+}
+
+/// An alias lock file held by this process.
+struct LocalAliasLease: AliasLease {
+    let lock: AliasLock
+    func release() { lock.release() }
+}
+
+/// A runtime clock (the state directory's time base, or a test's manual clock) as the deployment clock.
+public struct RuntimeDeploymentClock: DeploymentClock {
+    public let clock: any RuntimeClock
+
+    public init(_ clock: any RuntimeClock) {
+        self.clock = clock
+    }
+
+    public var now: Instant { Instant(millisecondsSinceEpoch: clock.nowMilliseconds) }
+
+    public func sleep(until deadline: Instant) async throws {
+        try await clock.sleep(untilMilliseconds: deadline.millisecondsSinceEpoch)
+    }
+
+    public func startFreshPeriod() throws {
+        try (clock as? StateClock)?.startFreshMinute()
+    }
+}

@@ -1,0 +1,345 @@
+import Foundation
+import Rollout
+
+/// One alias to move from `oldVersion` to `newVersion`, with what judges it.
+public struct RolloutSpec: Sendable {
+    public var alias: AliasRef
+    public var deploymentId: String
+    public var oldVersion: String
+    public var newVersion: String
+    public var configuration: RolloutConfiguration
+    /// Hook function names by hook.
+    public var hookFunctions: [LifecycleHook: String]
+    public var alarms: [AlarmDefinition]
+    /// The persisted progress of an interrupted deployment to continue, nil for a new one.
+    public var resumeFrom: RolloutJournal?
+
+    public init(alias: AliasRef, deploymentId: String, oldVersion: String, newVersion: String, configuration: RolloutConfiguration,
+                hookFunctions: [LifecycleHook: String] = [:], alarms: [AlarmDefinition] = [], resumeFrom: RolloutJournal? = nil) {
+        self.alias = alias
+        self.deploymentId = deploymentId
+        self.oldVersion = oldVersion
+        self.newVersion = newVersion
+        self.configuration = configuration
+        self.hookFunctions = hookFunctions
+        self.alarms = alarms
+        self.resumeFrom = resumeFrom
+    }
+}
+
+/// What the executor persists for a rollout after every input, before acting: a killed process resumes from it.
+public struct RolloutJournal: Sendable, Codable, Equatable {
+    public var rollout: Rollout
+    public var oldVersion: String
+    public var newVersion: String
+    /// When the deployment began on the time base (its traffic is counted from that minute on).
+    public var startedAt: Instant
+    /// Hook execution ids the rollout waits for.
+    public var hookExecutions: [String: LifecycleHook]
+
+    public func encoded() -> [UInt8] {
+        // A Rollout always encodes (plain values only).
+        (try? Array(JSONEncoder().encode(self))) ?? []
+    }
+
+    public static func decode(_ bytes: [UInt8]) -> RolloutJournal? {
+        try? JSONDecoder().decode(RolloutJournal.self, from: Data(bytes))
+    }
+}
+
+/// How a rollout ended.
+public struct RolloutResult: Sendable, Equatable {
+    public var alias: AliasRef
+    public var deploymentId: String
+    public var status: DeploymentStatus
+    public var reason: String
+}
+
+/// Something from outside that the executor must react to.
+public enum ExecutorInput: Sendable {
+    /// Stop every rollout (Ctrl-C, SIGTERM, a CI cancel): roll back what was touched, status Stopped.
+    case abort(reason: String)
+}
+
+/// Drives `Rollout` values against a target: feeds them time, alarm states and hook outcomes, journals
+/// each new state, then carries out its actions. It sleeps until the earliest deadline (a rollout's
+/// timer or the next alarm evaluation) on the injected clock, never polling.
+public struct RolloutExecutor: Sendable {
+    public struct Options: Sendable {
+        /// How often alarms are evaluated, in schedule time (CloudWatch evaluates once a minute; more often
+        /// only reacts sooner to a period that just completed).
+        public var evaluationInterval: Duration = .seconds(10)
+        /// The aliases shift as one release: a failure of any rolls all back.
+        public var allOrNothing = false
+
+        public init(evaluationInterval: Duration = .seconds(10), allOrNothing: Bool = false) {
+            self.evaluationInterval = evaluationInterval
+            self.allOrNothing = allOrNothing
+        }
+    }
+
+    let target: any DeploymentTarget
+    let clock: any DeploymentClock
+    let options: Options
+    let emit: DeploymentEventSink
+
+    public init(target: any DeploymentTarget, clock: any DeploymentClock, options: Options = Options(), emit: @escaping DeploymentEventSink) {
+        self.target = target
+        self.clock = clock
+        self.options = options
+        self.emit = emit
+    }
+
+    private enum Input: Sendable {
+        case hook(HookOutcome)
+        case external(ExecutorInput)
+    }
+
+    /// A rollout while it runs.
+    private struct Running {
+        var spec: RolloutSpec
+        var journal: RolloutJournal
+        var monitor: AlarmMonitor
+        var nextWake: Instant?
+        var nextEvaluation: Instant
+        var finished: (status: DeploymentStatus, reason: String)?
+
+        var rollout: Rollout {
+            get { journal.rollout }
+            set { journal.rollout = newValue }
+        }
+    }
+
+    /// Runs every rollout to its end. Every journal write happens before the action it describes.
+    public func run(_ specs: [RolloutSpec], inputs: AsyncStream<ExecutorInput>) async throws -> [RolloutResult] {
+        let mailbox = Mailbox<Input>()
+        var running: [Running] = []
+        for spec in specs {
+            let monitor: AlarmMonitor
+            do throws(RolloutError) {
+                monitor = try AlarmMonitor(spec.alarms)
+            } catch {
+                throw DeploymentError(.invalidInput, "alarms of \(spec.alias): \(error.message)")
+            }
+            let journal = spec.resumeFrom ?? RolloutJournal(
+                rollout: Rollout(configuration: spec.configuration), oldVersion: spec.oldVersion, newVersion: spec.newVersion,
+                startedAt: clock.now, hookExecutions: [:])
+            running.append(Running(spec: spec, journal: journal, monitor: monitor, nextEvaluation: clock.now))
+        }
+        let target = self.target
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await target.run() }
+            group.addTask {
+                for await outcome in target.hookOutcomes { mailbox.push(.hook(outcome)) }
+            }
+            group.addTask {
+                for await input in inputs { mailbox.push(.external(input)) }
+            }
+            for index in running.indices {
+                try await begin(index, &running)
+            }
+            while running.contains(where: { $0.finished == nil }) {
+                let deadline = running.filter { $0.finished == nil }.flatMap { [$0.nextWake, $0.nextEvaluation].compactMap { $0 } }.min()
+                if let input = await mailbox.next(until: deadline, clock: clock) {
+                    try await handle(input, &running)
+                }
+                let now = clock.now
+                var evaluated = false
+                for index in running.indices where running[index].finished == nil {
+                    if now >= running[index].nextEvaluation {
+                        running[index].nextEvaluation = now + options.evaluationInterval
+                        try await evaluateAlarms(index, &running, at: now)
+                        evaluated = true
+                    }
+                    if running[index].finished == nil, let wake = running[index].nextWake, now >= wake {
+                        running[index].nextWake = nil
+                        let actions = running[index].rollout.timerFired(at: now)
+                        try await perform(actions, index, &running, kind: "timer", at: now)
+                    }
+                }
+                if evaluated { emit(now, .progress(await progress(running, at: now))) }
+            }
+            group.cancelAll()
+        }
+        var results: [RolloutResult] = []
+        let now = clock.now
+        for rollout in running {
+            let status = rollout.finished?.status ?? .failed
+            let reason = rollout.finished?.reason ?? rollout.rollout.reason
+            let traffic = await counts(rollout, until: now)
+            emit(now, .summary(rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, from: rollout.spec.oldVersion,
+                               to: rollout.spec.newVersion, reason: reason, traffic: traffic))
+            results.append(RolloutResult(alias: rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, reason: reason))
+        }
+        return results
+    }
+
+    /// Starts a new rollout, or re-asserts a resumed one: alarms are evaluated first either way.
+    private func begin(_ index: Int, _ all: inout [Running]) async throws {
+        let now = clock.now
+        let spec = all[index].spec
+        let resumed = spec.resumeFrom != nil
+        emit(now, .deploymentStarted(spec.alias, deploymentId: spec.deploymentId, from: spec.oldVersion, to: spec.newVersion,
+                                     schedule: spec.configuration.schedule, resumed: resumed))
+        all[index].nextEvaluation = now + options.evaluationInterval
+        // An alarm already in ALARM fails the deployment before it starts (or resumes), as in CodeDeploy.
+        try await evaluateAlarms(index, &all, at: now)
+        guard all[index].finished == nil else { return }
+        if resumed {
+            let pending = all[index].journal.hookExecutions
+            let actions = all[index].rollout.resume(at: now)
+            try await perform(actions, index, &all, kind: "resume", at: now)
+            // The hook invocation died with the interrupted process; its report would never come.
+            if all[index].finished == nil {
+                for (executionId, hook) in pending.sorted(by: { $0.key < $1.key }) {
+                    try await invokeHook(hook, executionId: executionId, on: all[index], deadline: all[index].nextWake ?? now, at: now)
+                }
+            }
+        } else {
+            let actions = all[index].rollout.start(at: now)
+            try await perform(actions, index, &all, kind: "start", at: now)
+        }
+    }
+
+    private func handle(_ input: Input, _ running: inout [Running]) async throws {
+        let now = clock.now
+        switch input {
+        case .hook(let outcome):
+            guard let index = running.firstIndex(where: { $0.spec.deploymentId == outcome.deploymentId && $0.finished == nil }),
+                  let hook = running[index].journal.hookExecutions.removeValue(forKey: outcome.executionId) else { return }
+            emit(now, .hookFinished(running[index].spec.alias, hook: hook, succeeded: outcome.succeeded, detail: outcome.failure))
+            let actions = running[index].rollout.hookFinished(hook, succeeded: outcome.succeeded, at: now)
+            let kind = "hook \(hook.rawValue) \(outcome.succeeded ? "Succeeded" : "Failed")"
+            try await perform(actions, index, &running, kind: kind, at: now, force: true)
+        case .external(.abort(let reason)):
+            for index in running.indices where running[index].finished == nil {
+                let actions = running[index].rollout.abort(reason: reason, at: now)
+                try await perform(actions, index, &running, kind: "abort", at: now)
+            }
+        }
+    }
+
+    /// Evaluates every alarm of the rollout on this deployment's traffic and feeds changes to it.
+    private func evaluateAlarms(_ index: Int, _ all: inout [Running], at now: Instant) async throws {
+        let source = DeploymentMetrics(base: target.metrics, firstMinute: all[index].journal.startedAt.minuteIndex)
+        for change in all[index].monitor.evaluate(at: now, data: source) {
+            let evaluation = change.evaluation
+            emit(now, .alarmChanged(all[index].spec.alias, alarm: change.alarmName, state: evaluation.state, reason: evaluation.reason))
+            guard all[index].finished == nil else { continue }
+            let actions = all[index].rollout.alarmChanged(change.alarmName, to: evaluation.state, reason: evaluation.reason, at: now)
+            try await perform(actions, index, &all, kind: "alarm \(change.alarmName) \(evaluation.state.rawValue)", at: now)
+        }
+    }
+
+    /// Journals the rollout's new state, then carries out its actions.
+    private func perform(_ actions: [RolloutAction], _ index: Int, _ all: inout [Running], kind: String, at now: Instant,
+                         force: Bool = false) async throws {
+        guard !actions.isEmpty || force else { return }
+        let spec = all[index].spec
+        // Execution ids are chosen here so that the journal knows them before the hooks run.
+        var executions: [(LifecycleHook, String, Instant)] = []
+        for action in actions {
+            if case .invokeHook(let hook, let deadline) = action, spec.hookFunctions[hook] != nil {
+                let id = UUID().uuidString.lowercased()
+                all[index].journal.hookExecutions[id] = hook
+                executions.append((hook, id, deadline))
+            }
+        }
+        let final = actions.lazy.compactMap { action -> (DeploymentStatus, String)? in
+            if case let .finish(status, reason) = action { return (status, reason) }
+            return nil
+        }.first
+        if final != nil { all[index].journal.hookExecutions = [:] }
+        try await target.recordTransition(deploymentId: spec.deploymentId, at: now, kind: kind, status: all[index].rollout.status,
+                                          progress: all[index].journal.encoded(), reason: final?.1, ended: final != nil)
+        for action in actions {
+            switch action {
+            case .invokeHook(let hook, _):
+                guard let (_, id, deadline) = executions.first(where: { $0.0 == hook }) else { continue }
+                try await invokeHook(hook, executionId: id, on: all[index], deadline: deadline, at: now)
+            case .setWeight(let version, let weight):
+                let routing = AliasRouting.shifting(from: spec.oldVersion, to: version, weight: weight)
+                try await target.setRouting(of: spec.alias, to: routing)
+                emit(now, .trafficShifted(spec.alias, weights: routing.weights))
+            case .wake(let at):
+                all[index].nextWake = at
+            case .rollBack(let reason):
+                try await target.setRouting(of: spec.alias, to: AliasRouting(primary: spec.oldVersion))
+                emit(now, .rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: reason))
+            case .finish(let status, let reason):
+                all[index].finished = (status, reason)
+                all[index].nextWake = nil
+                await target.finishHooks(deploymentId: spec.deploymentId)
+                emit(now, .finished(spec.alias, deploymentId: spec.deploymentId, status: status,
+                                    version: status == .succeeded ? spec.newVersion : spec.oldVersion, reason: reason))
+                if status != .succeeded, options.allOrNothing, kind != Self.releaseAbort {
+                    try await releaseFailed(cause: spec.alias, reason: reason, all: &all, except: spec.deploymentId, at: now)
+                }
+            }
+        }
+    }
+
+    private func invokeHook(_ hook: LifecycleHook, executionId: String, on rollout: Running, deadline: Instant, at now: Instant) async throws {
+        guard let function = rollout.spec.hookFunctions[hook] else { return }
+        emit(now, .hookStarted(rollout.spec.alias, hook: hook, function: function, executionId: executionId, deadline: deadline))
+        try await target.startHook(function: function, deploymentId: rollout.spec.deploymentId, executionId: executionId)
+    }
+
+    /// The journal's name for stopping a rollout because another alias of the release failed.
+    static let releaseAbort = "release failed"
+
+    /// All-or-nothing: one alias failed, so every other one goes back to its old version, finished or not.
+    private func releaseFailed(cause: AliasRef, reason: String, all: inout [Running], except deploymentId: String, at now: Instant) async throws {
+        let why = "rolled back with the release: \(cause) failed (\(reason))"
+        for index in all.indices where all[index].spec.deploymentId != deploymentId {
+            switch all[index].finished?.status {
+            case nil:
+                let actions = all[index].rollout.abort(reason: why, at: now)
+                try await perform(actions, index, &all, kind: Self.releaseAbort, at: now)
+            case .succeeded?:
+                let spec = all[index].spec
+                try await target.recordTransition(deploymentId: spec.deploymentId, at: now, kind: "release rolled back",
+                                                  status: .stopped, progress: nil, reason: why, ended: true)
+                try await target.setRouting(of: spec.alias, to: AliasRouting(primary: spec.oldVersion))
+                all[index].finished = (.stopped, why)
+                emit(now, .rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: why))
+                emit(now, .finished(spec.alias, deploymentId: spec.deploymentId, status: .stopped, version: spec.oldVersion, reason: why))
+            default:
+                continue
+            }
+        }
+    }
+
+    private func counts(_ rollout: Running, until now: Instant) async -> [VersionTraffic] {
+        // Metrics are kept per minute: count from the start of the minute the deployment began in.
+        let from = Instant.minutes(rollout.journal.startedAt.minuteIndex)
+        var result: [VersionTraffic] = []
+        for version in [rollout.spec.oldVersion, rollout.spec.newVersion] {
+            result.append(await target.traffic(of: rollout.spec.alias, version: version, from: from, to: now + .seconds(60)))
+        }
+        return result
+    }
+
+    private func progress(_ running: [Running], at now: Instant) async -> [RolloutProgress] {
+        var result: [RolloutProgress] = []
+        for rollout in running where rollout.finished == nil {
+            result.append(RolloutProgress(
+                alias: rollout.spec.alias, oldVersion: rollout.spec.oldVersion, newVersion: rollout.spec.newVersion,
+                phase: rollout.rollout.phase, stepCount: rollout.spec.configuration.schedule.points.count,
+                traffic: await counts(rollout, until: now),
+                alarms: rollout.monitor.states.sorted { $0.key < $1.key }.map { (name: $0.key, state: $0.value) }))
+        }
+        return result
+    }
+}
+
+/// The target's metrics as one deployment sees them: periods before it began are missing data, so an
+/// earlier deployment's errors never judge this one.
+struct DeploymentMetrics: MetricDataSource {
+    let base: any MetricDataSource
+    let firstMinute: Int64
+
+    func datapoint(_ metric: MetricIdentity, minute: Int64) -> MetricDatapoint? {
+        minute < firstMinute ? nil : base.datapoint(metric, minute: minute)
+    }
+}

@@ -1,0 +1,182 @@
+import DeploymentEngine
+import Foundation
+import Rollout
+import Synchronization
+import TemplateModel
+
+/// Renders the engine's event stream for people (readable lines, with a live status line on a terminal)
+/// or machines (one JSON object a line, `--output json`). Times are the state directory's time base.
+final class DeploymentRenderer: Sendable {
+    let format: OutputFormat
+    /// A status line is redrawn in place only on a terminal.
+    let live: Bool
+    private let statusShown = Mutex(false)
+
+    init(format: OutputFormat) {
+        self.format = format
+        self.live = format == .text && isatty(STDOUT_FILENO) == 1
+    }
+
+    /// The sink to hand to the engine.
+    var sink: DeploymentEventSink { { [self] at, event in render(event, at: at) } }
+
+    func render(_ event: DeploymentEvent, at: Instant) {
+        if case .progress(let rollouts) = event {
+            if live { status(Self.statusLine(rollouts, at: at)) }
+            return
+        }
+        let (name, alias, fields, text) = Self.describe(event)
+        switch format {
+        case .json:
+            var object = fields
+            object["event"] = name
+            object["time"] = at.description
+            if let alias {
+                object["function"] = alias.function
+                object["alias"] = alias.alias
+            }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+            write(String(decoding: data, as: UTF8.self) + "\n")
+        case .text:
+            let prefix = alias.map { "\($0) " } ?? ""
+            write("\(Self.clockTime(at)) \(prefix)\(text)\n")
+        }
+    }
+
+    /// The JSON event name, its alias, its fields and its text line.
+    static func describe(_ event: DeploymentEvent) -> (String, AliasRef?, [String: Any], String) {
+        switch event {
+        case .warning(let message):
+            return ("warning", nil, ["message": message], "warning: \(message)")
+        case .nothingToDeploy(let reason):
+            return ("deployment.nothing", nil, ["reason": reason], "nothing to deploy: \(reason)")
+        case .planned(let plan):
+            return ("plan.function", plan.alias, planFields(plan), planText(plan))
+        case .planFinished(let count):
+            return ("plan", nil, ["dryRun": true, "functions": count], "dry run: nothing was published or changed")
+        case let .versionPublished(alias, version, codeSha256, created):
+            return (created ? "version.published" : "version.unchanged", alias, ["version": version, "codeSha256": codeSha256],
+                    created ? "published version \(version) (CodeSha256 \(codeSha256))" : "no change since version \(version)")
+        case let .aliasCreated(alias, version):
+            return ("alias.created", alias, ["version": version, "weights": [version: 1.0]],
+                    "created alias \(alias.alias) on version \(version) (first deployment: no traffic shift)")
+        case let .aliasUnchanged(alias, version):
+            return ("deployment.unchanged", alias, ["version": version], "alias \(alias.alias) already serves version \(version): nothing to do")
+        case let .deploymentRecovered(alias, id, version, reason):
+            return ("deployment.recovered", alias, ["deploymentId": id, "version": version, "reason": reason],
+                    "closed interrupted deployment \(id): \(reason)")
+        case let .deploymentStarted(alias, id, from, to, schedule, resumed):
+            return ("deployment.started", alias,
+                    ["deploymentId": id, "from": from, "to": to, "strategy": schedule.name, "resumed": resumed,
+                     "schedule": schedule.points.map { ["minute": $0.minute, "percent": $0.percent] }],
+                    "deployment \(id) \(resumed ? "resumed" : "started"): version \(from) → \(to), \(schedule.name)")
+        case let .hookStarted(alias, hook, function, executionId, deadline):
+            return ("hook.started", alias,
+                    ["hook": hook.rawValue, "hookFunction": function, "executionId": executionId, "deadline": deadline.description],
+                    "\(hook.rawValue) hook \(function) invoked; it must report by \(clockTime(deadline))")
+        case let .hookFinished(alias, hook, succeeded, detail):
+            var fields: [String: Any] = ["hook": hook.rawValue, "status": succeeded ? "Succeeded" : "Failed"]
+            if let detail { fields["reason"] = detail }
+            let text = detail.map { "\(hook.rawValue) hook function failed: \($0)" } ?? "\(hook.rawValue) hook reported \(succeeded ? "Succeeded" : "Failed")"
+            return ("hook.finished", alias, fields, text)
+        case let .trafficShifted(alias, weights):
+            let parts = weights.sorted { $0.key < $1.key }.map { "version \($0.key) \(percent($0.value))" }
+            return ("traffic.shifted", alias, ["weights": weights], "traffic: " + parts.joined(separator: ", "))
+        case let .alarmChanged(alias, alarm, state, reason):
+            return ("alarm.changed", alias, ["alarm": alarm, "state": state.rawValue, "reason": reason],
+                    "alarm \(alarm) is \(state.rawValue): \(reason)")
+        case let .rolledBack(alias, id, version, reason):
+            return ("deployment.rolledBack", alias, ["deploymentId": id, "reason": reason, "weights": [version: 1.0]],
+                    "ROLLED BACK to version \(version): \(reason)")
+        case let .finished(alias, id, status, version, reason):
+            let name = status == .succeeded ? "deployment.succeeded" : (status == .stopped ? "deployment.stopped" : "deployment.failed")
+            return (name, alias, ["deploymentId": id, "status": status.rawValue, "reason": reason, "version": version],
+                    "deployment \(status.rawValue): \(reason)")
+        case .progress:
+            return ("progress", nil, [:], "")
+        case let .summary(alias, id, status, from, to, reason, traffic):
+            var versions: [String: [String: Int]] = [:]
+            for entry in traffic { versions[entry.version] = ["invocations": entry.invocations, "errors": entry.errors] }
+            return ("deployment.summary", alias,
+                    ["deploymentId": id, "status": status.rawValue, "from": from, "to": to, "reason": reason, "versions": versions],
+                    "summary: \(status.rawValue); " + traffic.map { "version \($0.version): \($0.invocations) invocations, \($0.errors) errors" }
+                        .joined(separator: "; "))
+        }
+    }
+
+    private static func planFields(_ plan: AliasPlanReport) -> [String: Any] {
+        [
+            "currentVersion": plan.currentVersion ?? NSNull(), "newVersion": plan.newVersion, "publishes": plan.publishes,
+            "codeSha256": plan.codeSha256, "changes": plan.changes, "action": actionText(plan),
+            "strategy": plan.schedule.name, "strategySource": plan.scheduleSource,
+            "schedule": zip(plan.schedule.points, plan.timeline).map { ["minute": $0.minute, "percent": $0.percent, "at": $1.description] },
+            "hooks": Dictionary(uniqueKeysWithValues: plan.hooks.map { ($0.key.rawValue, $0.value) }), "alarms": plan.alarms,
+        ]
+    }
+
+    private static func actionText(_ plan: AliasPlanReport) -> String {
+        switch plan.decision {
+        case .create: "create alias \(plan.alias.alias) on version \(plan.newVersion) (first deployment: no traffic shift)"
+        case .unchanged: "nothing to do: alias \(plan.alias.alias) serves version \(plan.newVersion)"
+        case .shift(let from): "shift alias \(plan.alias.alias) from version \(from) to \(plan.newVersion) by \(plan.schedule.name)"
+        case .resume(let id, let from): "resume deployment \(id) of alias \(plan.alias.alias) from version \(from) to \(plan.newVersion)"
+        }
+    }
+
+    private static func planText(_ plan: AliasPlanReport) -> String {
+        var text = "\(actionText(plan))\n    code \(plan.codeSha256)"
+        text += plan.latestVersion.map { " (latest version \($0): \(plan.changes.isEmpty ? "unchanged" : plan.changes.joined(separator: ", ")))" } ?? " (no version yet)"
+        text += "\n    schedule (\(plan.scheduleSource)): " + plan.schedule.points.map { "minute \($0.minute) → \(TemplateValueFormat.percent($0.percent))%" }.joined(separator: ", ")
+        if !plan.hooks.isEmpty { text += "\n    hooks: " + plan.hooks.sorted { $0.key.rawValue > $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") }
+        if !plan.alarms.isEmpty { text += "\n    alarms: " + plan.alarms.joined(separator: ", ") }
+        return text
+    }
+
+    static func statusLine(_ rollouts: [RolloutProgress], at now: Instant) -> String {
+        rollouts.map { rollout in
+            var parts = [rollout.alias.description]
+            switch rollout.phase {
+            case .created: parts.append("created")
+            case .beforeAllowTraffic(let deadline): parts.append("PreTraffic hook (≤\(minutes(deadline - now)))")
+            case .allowTraffic(let index, let percent, _, let next):
+                parts.append("step \(index + 1)/\(rollout.stepCount) v\(rollout.newVersion) \(TemplateValueFormat.percent(percent))%, next in \(minutes(next - now))")
+            case .afterAllowTraffic: parts.append("100%, PostTraffic/bake")
+            case .finished(let status, _, _, _): parts.append(status.rawValue)
+            }
+            for traffic in rollout.traffic { parts.append("v\(traffic.version) \(traffic.invocations) calls/\(traffic.errors) errors") }
+            if !rollout.alarms.isEmpty { parts.append(rollout.alarms.map { "\($0.name)=\($0.state.rawValue)" }.joined(separator: " ")) }
+            return parts.joined(separator: " | ")
+        }.joined(separator: "  ‖  ")
+    }
+
+    private func status(_ line: String) {
+        statusShown.withLock { shown in
+            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)".utf8))
+            shown = true
+        }
+    }
+
+    private func write(_ text: String) {
+        statusShown.withLock { shown in
+            if shown { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            shown = false
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+
+    /// `HH:mm:ss` of an instant of the time base (UTC, as every stored instant).
+    static func clockTime(_ instant: Instant) -> String {
+        let text = instant.description
+        guard let t = text.firstIndex(of: "T") else { return text }
+        return String(text[text.index(after: t)...].prefix(8))
+    }
+
+    static func percent(_ weight: Double) -> String {
+        TemplateValueFormat.percent((weight * 10_000).rounded() / 100) + "%"
+    }
+
+    static func minutes(_ duration: Duration) -> String {
+        let seconds = max(0, Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        return seconds >= 60 ? String(format: "%.1f min", seconds / 60) : String(format: "%.0f s", seconds)
+    }
+}
