@@ -68,6 +68,20 @@ import Glibc
         }
     }
 
+    @Test func storedInstantsComeFromTheStoreClock() async throws {
+        let root = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(root) }
+        let clock = ManualClock(startMilliseconds: 1_800_000_000_000)
+        let store = try await StateStore.open(directory: root.appendingPathComponent(".shift"), options: .init(clock: clock))
+        defer { try? store.close() }
+        let published = try await store.publishVersion(function: "fn", configuration: pythonConfiguration, code: .inline(fileName: "app.py", contents: "1"))
+        #expect(published.version.publishedAt == 1_800_000_000_000)
+        clock.advance(by: .seconds(90))
+        try await store.createAlias(function: "fn", name: "live", functionVersion: "1")
+        let updatedAt = try await store.read { db in try Int64.fetchOne(db, sql: "SELECT updated_at FROM aliases WHERE name = 'live'") }
+        #expect(updatedAt == 1_800_000_090_000)
+    }
+
     @Test func secondStoreOnTheSameDirectoryWaitsThenFails() async throws {
         try await withTemporaryStore { store, root in
             let directory = store.directory

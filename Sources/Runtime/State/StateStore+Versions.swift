@@ -4,7 +4,7 @@ import GRDB
 extension StateStore {
     /// Registers a function (idempotent). Publishing registers it too.
     public func registerFunction(_ name: String) async throws {
-        let now = Self.nowMilliseconds()
+        let now = nowMilliseconds()
         try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [name, now])
         }
@@ -45,7 +45,7 @@ extension StateStore {
     ) async throws -> (version: FunctionVersion, created: Bool) {
         let snapshot = try codeStore.snapshot(code)
         let configurationJSON = try Self.encode(configuration)
-        let now = Self.nowMilliseconds()
+        let now = nowMilliseconds()
         let codeRoot = codeStore.root
         return try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [function, now])

@@ -14,11 +14,16 @@ public final class StateStore: Sendable {
         public var lockTimeout: Duration
         /// Open without the lock and without writing (status commands while a deployment runs).
         public var readOnly: Bool
+        /// Where the instants the store writes (`published_at`, an alias's `updated_at`) come from: the
+        /// directory's `StateClock`, so they are on the same time base as metrics and logs.
+        public var clock: any RuntimeClock
 
-        public init(arn: LambdaArn = LambdaArn(), lockTimeout: Duration = .seconds(10), readOnly: Bool = false) {
+        public init(arn: LambdaArn = LambdaArn(), lockTimeout: Duration = .seconds(10), readOnly: Bool = false,
+                    clock: any RuntimeClock = ScaledClock(timeScale: 1)) {
             self.arn = arn
             self.lockTimeout = lockTimeout
             self.readOnly = readOnly
+            self.clock = clock
         }
     }
 
@@ -100,7 +105,8 @@ public final class StateStore: Sendable {
         try await read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok" }
     }
 
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    /// Now on the store's clock, for the instants it writes.
+    func nowMilliseconds() -> Int64 { options.clock.nowMilliseconds }
 }
 
 /// The schema, as numbered migrations (never edit a shipped migration; add a new one).
