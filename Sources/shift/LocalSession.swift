@@ -16,11 +16,11 @@ struct LocalSession: Sendable {
     var clock: ScaledClock { stack.clock }
     var service: LambdaService { stack.service }
 
-    /// Opens the state directory, waiting a while for another `shift` that holds it.
+    /// Opens the state directory and the service stack on it.
     static func open(stateDirectory: URL, template: Template, timeScale: Double, routingSeed: UInt64? = nil) async throws -> LocalSession {
         let stack = try await ServiceSetup.open(
             definitions: [], stateDirectory: stateDirectory, region: template.pseudoParameters.region,
-            accountId: template.pseudoParameters.accountId, timeScale: timeScale, lockTimeout: .seconds(10), routingSeed: routingSeed)
+            accountId: template.pseudoParameters.accountId, timeScale: timeScale, routingSeed: routingSeed)
         return LocalSession(stack: stack, hooks: LifecycleHooks())
     }
 

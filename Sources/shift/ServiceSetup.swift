@@ -67,14 +67,13 @@ enum ServiceSetup {
             deadLetterTarget: deadLetter)
     }
 
-    /// Opens the state directory (failing fast, naming the holder, when another process has it) and
-    /// everything on top of it.
+    /// Opens the state directory and everything on top of it.
     static func open(definitions: [FunctionDefinition], stateDirectory: URL, region: String, accountId: String, timeScale: Double,
-                     lockTimeout: Duration = .seconds(1), routingSeed: UInt64? = nil,
+                     routingSeed: UInt64? = nil,
                      configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> ServiceStack {
         let store = try await StateStore.open(
             directory: stateDirectory,
-            options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), lockTimeout: lockTimeout))
+            options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId)))
         do {
             let clock = ScaledClock(timeScale: timeScale)
             let metrics = try MetricsStore(store: store)
