@@ -66,10 +66,16 @@ public struct Deployer: Sendable {
             emit(clock.now, .nothingToDeploy(reason: "no function has AutoPublishAlias"))
             return .nothingToDo
         }
+        // Ids first, so that a second deployment of the same alias can name this one: an interrupted
+        // deployment keeps its id when it is resumed.
+        var ids: [AliasRef: String] = [:]
+        for plan in plans {
+            ids[plan.aliasRef] = (try? await target.unfinishedDeployments(of: plan.aliasRef).last?.id) ?? UUID().uuidString.lowercased()
+        }
         var leases: [any AliasLease] = []
         defer { for lease in leases { lease.release() } }
         for plan in plans {
-            leases.append(try target.lease(plan.aliasRef, holder: "shift deploy of \(request.templatePath)"))
+            leases.append(try target.lease(plan.aliasRef, holder: "deployment \(ids[plan.aliasRef]!)"))
         }
 
         // 1. Close what cannot be resumed; find what can.
@@ -124,7 +130,9 @@ public struct Deployer: Sendable {
                     try clock.startFreshPeriod()
                     freshPeriod = true
                 }
-                let id = UUID().uuidString.lowercased()
+                // A fresh id when the interrupted deployment whose id was reserved above was closed instead.
+                let reserved = ids[alias] ?? ""
+                let id = aliasPlan.recover?.record.id == reserved || reserved.isEmpty ? UUID().uuidString.lowercased() : reserved
                 try await target.createDeployment(JournalRecord(id: id, alias: alias, status: .created, fromVersion: from,
                                                                 toVersion: newVersion, startedAt: clock.now))
                 specs.append(RolloutSpec(alias: alias, deploymentId: id, oldVersion: from, newVersion: newVersion,

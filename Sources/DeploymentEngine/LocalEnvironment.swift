@@ -79,7 +79,7 @@ public enum ServiceSetup {
         do {
             store = try await StateStore.open(
                 directory: stateDirectory,
-                options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), clock: clock, readOnly: readOnly))
+                options: StateStore.Options(arn: LambdaArn(region: region, accountId: accountId), readOnly: readOnly, clock: clock))
         } catch {
             (clock as? StateClock)?.close()
             throw error

@@ -104,6 +104,9 @@ public final class LocalTarget: TemplateAwareTarget {
             group.addTask { await service.runEventQueue() }
             group.addTask { await self.stack.metrics.runPeriodicFlush(every: .milliseconds(250)) }
             group.addTask { await self.stack.logs.run(every: .milliseconds(250)) }
+            if let clock = self.stack.clock as? StateClock {
+                group.addTask { await clock.runPeriodicCheckpoints() }
+            }
             group.addTask {
                 for await report in hooks.reports {
                     outcomes.yield(HookOutcome(deploymentId: report.deploymentId, executionId: report.executionId, succeeded: report.succeeded))

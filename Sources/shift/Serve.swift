@@ -83,7 +83,11 @@ struct Serve: AsyncParsableCommand {
                 }
             }
             group.addTask { await stack.service.runEventQueue() }
-            group.addTask { await stack.metrics.runPeriodicFlush(every: .seconds(1)) }
+            // Often enough that a deployment running beside this server sees its traffic in the current period.
+            group.addTask { await stack.metrics.runPeriodicFlush(every: .milliseconds(250)) }
+            if let clock = stack.clock as? StateClock {
+                group.addTask { await clock.runPeriodicCheckpoints() }
+            }
             group.addTask { await stack.logs.run(every: .milliseconds(250)) }
             for await number in signals {
                 FileHandle.standardError.write(Data("shift serve: stopping (signal \(number)), shutting functions down…\n".utf8))

@@ -85,17 +85,21 @@ public final class MetricsStore: Sendable {
             }
             guard !batch.isEmpty else { return }
             do {
-                try database.write { db in
-                    let select = try db.cachedStatement(sql: "SELECT aggregate FROM metrics WHERE function = ? AND resource = ? AND executed_version = ? AND period_start = ?")
-                    let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metrics (function, resource, executed_version, period_start, aggregate) VALUES (?, ?, ?, ?, ?)")
-                    for (key, aggregate) in batch {
-                        let arguments: StatementArguments = [key.series.functionName, key.series.resource, key.series.executedVersion, key.periodStart]
-                        var merged = aggregate
-                        if let stored = try Data.fetchOne(select, arguments: arguments) {
-                            merged = try Self.decode(stored)
-                            merged.merge(aggregate)
+                // Another process may flush the same period at once: IMMEDIATE takes the write lock before the
+                // SELECT, so the merge reads the other's committed aggregate instead of overwriting it.
+                try database.writeWithoutTransaction { connection in
+                    try connection.immediateTransaction { db in
+                        let select = try db.cachedStatement(sql: "SELECT aggregate FROM metrics WHERE function = ? AND resource = ? AND executed_version = ? AND period_start = ?")
+                        let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO metrics (function, resource, executed_version, period_start, aggregate) VALUES (?, ?, ?, ?, ?)")
+                        for (key, aggregate) in batch {
+                            let arguments: StatementArguments = [key.series.functionName, key.series.resource, key.series.executedVersion, key.periodStart]
+                            var merged = aggregate
+                            if let stored = try Data.fetchOne(select, arguments: arguments) {
+                                merged = try Self.decode(stored)
+                                merged.merge(aggregate)
+                            }
+                            try upsert.execute(arguments: arguments + [try Self.encode(merged)])
                         }
-                        try upsert.execute(arguments: arguments + [try Self.encode(merged)])
                     }
                 }
             } catch {

@@ -18,7 +18,7 @@ public struct StateError: Error, Sendable, CustomStringConvertible {
         case invalidParameterValue
         /// 400 `ValidationException`: a parameter breaks the API model (pattern, length, range).
         case validation
-        /// Another process holds the state directory.
+        /// Another process holds what this one needs: the alias (`AliasLock`), or the directory's clock at another time scale.
         case stateLocked
         /// The state directory or database cannot be opened or used.
         case stateUnavailable

@@ -13,7 +13,7 @@ extension StateStore {
         try AliasRules.validateRouting(primary: functionVersion, routing: routing)
         let routingJSON = try routing.map(Self.encode)
         let arn = options.arn
-        let now = Self.nowMilliseconds()
+        let now = nowMilliseconds()
         return try await write { db in
             try Self.requireFunction(db, function, arn: arn)
             try Self.requireVersions(db, function, primary: functionVersion, routing: routing, arn: arn)
@@ -42,7 +42,7 @@ extension StateStore {
         try AliasRules.validateName(name)
         if let functionVersion { try AliasRules.validateVersion(functionVersion) }
         let arn = options.arn
-        let now = Self.nowMilliseconds()
+        let now = nowMilliseconds()
         return try await write { db in
             try Self.requireFunction(db, function, arn: arn)
             var alias = try Self.fetchAlias(db, function: function, name: name, arn: arn)

@@ -6,7 +6,7 @@ extension StateStore {
     public func registerFunction(_ name: String) async throws {
         // A read-only store (a dry run) knows the function from the template alone.
         guard !options.readOnly else { return }
-        let now = Self.nowMilliseconds()
+        let now = nowMilliseconds()
         try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [name, now])
         }
@@ -47,7 +47,7 @@ extension StateStore {
     ) async throws -> (version: FunctionVersion, created: Bool) {
         let snapshot = try codeStore.snapshot(code)
         let configurationJSON = try Self.encode(configuration)
-        let now = Self.nowMilliseconds()
+        let now = nowMilliseconds()
         let codeRoot = codeStore.root
         return try await write { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [function, now])

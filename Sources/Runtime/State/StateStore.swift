@@ -1,24 +1,26 @@
 import Foundation
 import GRDB
 
-/// Durable local state in one directory (e.g. `.shift/`): `state.sqlite` (WAL), `code/` snapshots, `lock`.
+/// Durable local state in one directory (e.g. `.shift/`): `state.sqlite` (WAL), `code/` snapshots, `locks/`.
 ///
-/// One process at a time owns the directory (an exclusive `flock`); a second one waits up to
-/// `Options.lockTimeout`, then fails naming the holder's pid. Read-only stores skip the lock.
-/// Every write is one SQLite transaction, so a crash (even `kill -9`) leaves the last committed state.
+/// Several processes may open one directory read-write at once (`shift serve` beside `shift deploy`):
+/// SQLite's WAL and a busy timeout serialise their transactions, and what must not interleave (two
+/// changes of one alias) takes an `AliasLock`. Every write is one IMMEDIATE SQLite transaction, so a
+/// crash (even `kill -9`) leaves the last committed state and a read-then-write never fails to upgrade.
 public final class StateStore: Sendable {
     /// How to open a state directory.
     public struct Options: Sendable {
         public var arn: LambdaArn
-        /// How long to wait for another process to release the directory.
-        public var lockTimeout: Duration
-        /// Open without the lock and without writing (status commands while a deployment runs).
+        /// Open without writing (status commands while a deployment runs).
         public var readOnly: Bool
+        /// Where the instants the store writes (`published_at`, an alias's `updated_at`) come from: the
+        /// directory's `StateClock`, so they are on the same time base as metrics and logs.
+        public var clock: any RuntimeClock
 
-        public init(arn: LambdaArn = LambdaArn(), lockTimeout: Duration = .seconds(10), readOnly: Bool = false) {
+        public init(arn: LambdaArn = LambdaArn(), readOnly: Bool = false, clock: any RuntimeClock = ScaledClock(timeScale: 1)) {
             self.arn = arn
-            self.lockTimeout = lockTimeout
             self.readOnly = readOnly
+            self.clock = clock
         }
     }
 
@@ -26,19 +28,17 @@ public final class StateStore: Sendable {
     public let options: Options
     let database: DatabasePool
     let codeStore: CodeStore
-    private let lock: StateDirectoryLock?
 
     public var databasePath: String { directory.appendingPathComponent("state.sqlite").path }
 
-    private init(directory: URL, options: Options, database: DatabasePool, lock: StateDirectoryLock?) {
+    private init(directory: URL, options: Options, database: DatabasePool) {
         self.directory = directory
         self.options = options
         self.database = database
-        self.lock = lock
         self.codeStore = CodeStore(root: directory.appendingPathComponent("code", isDirectory: true), excluding: [directory])
     }
 
-    /// Opens (creating if needed) the state directory, takes its lock and migrates the schema.
+    /// Opens (creating if needed) the state directory and migrates the schema.
     public static func open(directory: URL, options: Options = Options()) async throws -> StateStore {
         let fileManager = FileManager.default
         if !options.readOnly {
@@ -48,36 +48,42 @@ public final class StateStore: Sendable {
                 throw StateError(.stateUnavailable, "Cannot create the state directory \(directory.path). Check the path and its permissions.", cause: error)
             }
         }
-        let lock = options.readOnly ? nil : try await StateDirectoryLock(path: directory.appendingPathComponent("lock").path, timeout: options.lockTimeout)
         do {
             var configuration = Configuration()
             configuration.readonly = options.readOnly
             configuration.busyMode = .timeout(10)
             configuration.label = "shift-state"
-            let pool = try DatabasePool(path: directory.appendingPathComponent("state.sqlite").path, configuration: configuration)
-            if !options.readOnly {
-                try StateSchema.migrator.migrate(pool)
+            let path = directory.appendingPathComponent("state.sqlite").path
+            let pool: DatabasePool
+            if options.readOnly {
+                pool = try DatabasePool(path: path, configuration: configuration)
+            } else {
+                // Two processes opening a fresh directory would both switch it to WAL and both see migration
+                // "v1" unapplied (GRDB reads the applied list outside the migration's transaction), and the
+                // second CREATE TABLE would fail. Opening and migrating one at a time takes milliseconds.
+                pool = try FileLock.withLock(path: directory.appendingPathComponent("schema.lock").path) {
+                    let pool = try DatabasePool(path: path, configuration: configuration)
+                    try StateSchema.migrator.migrate(pool)
+                    return pool
+                }
             }
-            return StateStore(directory: directory, options: options, database: pool, lock: lock)
+            return StateStore(directory: directory, options: options, database: pool)
         } catch let error as StateError {
-            lock?.release()
             throw error
         } catch {
-            lock?.release()
             throw StateError(.stateUnavailable, "Cannot open the state database in \(directory.path): \(error). If it is damaged, move the directory away and deploy again.", cause: error)
         }
     }
 
-    /// Closes the database and releases the directory lock. The store is unusable afterwards.
+    /// Closes the database. The store is unusable afterwards.
     public func close() throws {
-        defer { lock?.release() }
         try database.close()
     }
 
     /// Runs a write transaction, mapping database errors to `StateError`.
     func write<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do {
-            return try await database.write(updates)
+            return try await database.writeWithoutTransaction { db in try db.immediateTransaction(updates) }
         } catch let error as StateError {
             throw error
         } catch {
@@ -100,7 +106,24 @@ public final class StateStore: Sendable {
         try await read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") == "ok" }
     }
 
-    static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+    /// Now on the store's clock, for the instants it writes.
+    func nowMilliseconds() -> Int64 { options.clock.nowMilliseconds }
+}
+
+extension Database {
+    /// Runs `updates` in an IMMEDIATE transaction: it takes the write lock before the first read, so a
+    /// transaction that reads then writes waits (busy timeout) for another process instead of failing
+    /// with SQLITE_BUSY when it would upgrade a stale read snapshot. GRDB 7 picks IMMEDIATE for writes
+    /// already; saying so keeps that true whatever its default becomes.
+    func immediateTransaction<T>(_ updates: (Database) throws -> T) throws -> T {
+        var result: T?
+        try inTransaction(.immediate) {
+            result = try updates(self)
+            return .commit
+        }
+        guard let result else { preconditionFailure("a committed transaction has a result") }
+        return result
+    }
 }
 
 /// The schema, as numbered migrations (never edit a shipped migration; add a new one).
