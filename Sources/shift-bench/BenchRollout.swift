@@ -1,14 +1,17 @@
 import ArgumentParser
+import DeploymentEngine
 import Foundation
 import Rollout
+import Runtime
+import Synchronization
 
-/// `shift bench rollout`: a whole canary in virtual time — synthetic invocations routed by the
-/// current weight, per-minute metrics, an error-rate alarm evaluated every minute, the state machine.
-struct BenchRollout: ParsableCommand {
+/// `shift-bench rollout`: a whole rollout driven by the real `RolloutExecutor` on a manual clock, over
+/// synthetic invocations routed by the alias's current weights, with an error-rate alarm; beside the
+/// floor (the same traffic generated and aggregated with no engine), measured in the same run.
+struct BenchRollout: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rollout",
-        abstract: "Simulate a traffic-shifting rollout over synthetic invocations in virtual time."
-    )
+        abstract: "A rollout through the deployment engine over synthetic invocations in virtual time, beside the traffic-only floor.")
 
     @Option(help: "Deployment strategy (a deployment preference Type).")
     var strategy = "Linear10PercentEvery10Minutes"
@@ -19,7 +22,7 @@ struct BenchRollout: ParsableCommand {
     @Option(help: "Virtual minutes of traffic.")
     var minutes = 100
 
-    @Option(help: "How many times to repeat the simulation (the median is reported).")
+    @Option(help: "How many times to repeat (the median is reported).")
     var repeats = 7
 
     @Option(help: "Seed of the synthetic traffic.")
@@ -37,141 +40,150 @@ struct BenchRollout: ParsableCommand {
         do { _ = try TrafficSchedule(named: strategy) } catch { throw ValidationError(error.message) }
     }
 
-    func run() throws {
+    func run() async throws {
         let schedule = try TrafficSchedule(named: strategy)
-        let clock = ContinuousClock()
-        var times: [Duration] = []
-        var summary: Simulation.Summary?
+        var engineTimes: [Double] = [], floorTimes: [Double] = []
+        var summary: SimulationSummary?
         for _ in 0..<repeats {
-            var simulation = Simulation(
-                schedule: schedule, invocations: invocations, minutes: minutes, seed: seed,
-                errorRate: (old: oldErrorRate, new: newErrorRate))
-            let started = clock.now
-            let result = try simulation.run()
-            times.append(clock.now - started)
-            if let summary, summary != result { throw ValidationError("the simulation is not deterministic") }
+            let floorStart = ContinuousClock.now
+            _ = await simulate(schedule: schedule, engine: false)
+            floorTimes.append(Measure.milliseconds(ContinuousClock.now - floorStart))
+            let start = ContinuousClock.now
+            let result = await simulate(schedule: schedule, engine: true)
+            engineTimes.append(Measure.milliseconds(ContinuousClock.now - start))
+            if let summary, summary != result { throw ValidationError("the simulation is not deterministic: \(summary) vs \(result)") }
             summary = result
         }
-        let sorted = times.sorted()
-        let seconds = { (d: Duration) in Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
         let s = summary!
+        let engine = Measure.median(engineTimes), floor = Measure.median(floorTimes)
         print("bench rollout: \(strategy), \(invocations) invocations over \(minutes) virtual minutes, seed \(seed), \(repeats) runs")
-        print("result: \(s.status.rawValue) at minute \(s.finishedAtMinute.map(String.init) ?? "-") — \(s.reason)")
-        print("traffic: new version served \(s.newInvocations) invocations (\(s.newErrors) errors), old \(s.oldInvocations) (\(s.oldErrors) errors); \(s.alarmEvaluations) alarm evaluations, \(s.weightChanges) weight changes")
-        print(String(format: "wall time: median %.3f s (min %.3f s, max %.3f s)", seconds(sorted[sorted.count / 2]), seconds(sorted[0]), seconds(sorted[sorted.count - 1])))
+        print("result: \(s.status) — \(s.reason)")
+        print("traffic: new version served \(s.newInvocations) invocations (\(s.newErrors) errors), old \(s.oldInvocations) (\(s.oldErrors) errors); \(s.weightChanges) weight changes")
+        print("floor (traffic only, no engine): median \(Measure.format(floor)) ms")
+        print("engine (RolloutExecutor on a manual clock): median \(Measure.format(engine)) ms, \(Measure.format(engine / floor)) × the floor")
+    }
+
+    /// One run: minute by minute, generate that minute's traffic by the alias's weights, then let the
+    /// executor see the minute pass (alarm evaluation, timers) before the next one.
+    private func simulate(schedule: TrafficSchedule, engine: Bool) async -> SimulationSummary {
+        let clock = ManualClock(startMilliseconds: 29_000_000 * 60_000)
+        let target = SimulatedTarget()
+        let alias = AliasRef(function: "bench", alias: "live")
+        var summary = SimulationSummary()
+        var generator = SplitMix64(seed: seed)
+        let epoch = Instant(millisecondsSinceEpoch: clock.nowMilliseconds)
+        let stepMs = Double(minutes) * 60_000 / Double(invocations)
+        let metric = { (name: String, version: String) in LambdaMetric.identity(name, functionName: "bench", executedVersion: version) }
+        let series = ["1", "2"].map { v in (metric("Invocations", v), metric("Errors", v), metric("Duration", v)) }
+        let spec = RolloutSpec(alias: alias, deploymentId: "bench", oldVersion: "1", newVersion: "2",
+                               configuration: RolloutConfiguration(newVersion: "2", schedule: schedule),
+                               alarms: [.errorRate(above: 5, functionName: "bench", newVersion: "2")])
+        let executor = RolloutExecutor(target: target, clock: RuntimeDeploymentClock(clock),
+                                       options: .init(evaluationInterval: .seconds(60))) { _, event in
+            if case let .finished(_, _, status, _, reason) = event { target.setOutcome("\(status.rawValue): \(reason)") }
+        }
+        let (inputs, continuation) = AsyncStream<ExecutorInput>.makeStream()
+        await withTaskGroup(of: Void.self) { group in
+            if engine {
+                group.addTask { _ = try? await executor.run([spec], inputs: inputs) }
+            }
+            var next = 0
+            for minute in 0..<minutes {
+                if engine { await target.waitUntilIdle(clock) }
+                let weight = target.newWeight
+                var count = [0, 0], errors = [0, 0]
+                var duration = [AlarmDatapoint(values: []), AlarmDatapoint(values: [])]
+                let minuteEnd = Int64(minute + 1) * 60_000
+                while next < invocations, Int64(Double(next) * stepMs) < minuteEnd {
+                    let v = generator.nextUnit() < weight ? 1 : 0
+                    count[v] += 1
+                    if generator.nextUnit() < (v == 1 ? newErrorRate : oldErrorRate) { errors[v] += 1 }
+                    duration[v].add(20 + 200 * generator.nextUnit() * generator.nextUnit(), keepValue: false)
+                    next += 1
+                }
+                let minuteIndex = epoch.minuteIndex + Int64(minute)
+                for v in 0..<2 where count[v] > 0 {
+                    target.put(series[v].0, minute: minuteIndex, AlarmDatapoint(sampleCount: Double(count[v]), sum: Double(count[v]), minimum: 1, maximum: 1))
+                    target.put(series[v].1, minute: minuteIndex, AlarmDatapoint(sampleCount: Double(count[v]), sum: Double(errors[v]),
+                                                                                  minimum: errors[v] == count[v] ? 1 : 0, maximum: errors[v] > 0 ? 1 : 0))
+                    target.put(series[v].2, minute: minuteIndex, duration[v])
+                }
+                summary.newInvocations += count[1]; summary.newErrors += errors[1]
+                summary.oldInvocations += count[0]; summary.oldErrors += errors[0]
+                clock.advance(by: .seconds(60))
+            }
+            continuation.yield(.abort(reason: "the simulated traffic ended"))
+            continuation.finish()
+            await group.waitForAll()
+        }
+        summary.weightChanges = target.weightChanges
+        let outcome = target.outcome
+        summary.status = String(outcome.prefix { $0 != ":" })
+        summary.reason = outcome
+        return summary
     }
 }
 
-/// The simulation of one rollout in virtual time.
-private struct Simulation {
-    struct Summary: Equatable {
-        var status: DeploymentStatus
-        var reason: String
-        var finishedAtMinute: Int?
-        var newInvocations = 0, newErrors = 0, oldInvocations = 0, oldErrors = 0
-        var alarmEvaluations = 0, weightChanges = 0
+/// What one simulated rollout did; equal across repeats (the traffic is seeded).
+private struct SimulationSummary: Equatable {
+    var status = "", reason = ""
+    var newInvocations = 0, newErrors = 0, oldInvocations = 0, oldErrors = 0, weightChanges = 0
+}
+
+/// A target in memory: routing, one-minute metrics and nothing else, so the benchmark measures the engine.
+private final class SimulatedTarget: DeploymentTarget {
+    private struct State {
+        var routing = AliasRouting(primary: "1")
+        var metrics = MetricStore()
+        var weightChanges = 0
+        var outcome = "no outcome"
+        var transitions = 0
     }
 
-    /// One recorded invocation.
-    struct InvocationRecord {
-        var timestamp: Instant
-        var isNewVersion: Bool
-        var isError: Bool
-        var durationMilliseconds: Double
+    private let state = Mutex(State())
+    let hookOutcomes = AsyncStream<HookOutcome> { _ in }
+
+    var newWeight: Double { state.withLock { $0.routing.additional["2"] ?? ($0.routing.primary == "2" ? 1 : 0) } }
+    var weightChanges: Int { state.withLock { $0.weightChanges } }
+    var outcome: String { state.withLock { $0.outcome } }
+    func setOutcome(_ text: String) { state.withLock { $0.outcome = text } }
+    func put(_ metric: MetricIdentity, minute: Int64, _ point: AlarmDatapoint) { state.withLock { $0.metrics.put(metric, minute: minute, point) } }
+
+    /// Waits (yielding, never sleeping) until the executor sleeps on the clock again after an advance.
+    func waitUntilIdle(_ clock: ManualClock) async {
+        while clock.sleeperCount == 0, outcome == "no outcome" { await Task.yield() }
     }
 
-    let schedule: TrafficSchedule
-    let invocations: Int
-    let minutes: Int
-    var generator: SplitMix64
-    let errorRate: (old: Double, new: Double)
-
-    init(schedule: TrafficSchedule, invocations: Int, minutes: Int, seed: UInt64, errorRate: (old: Double, new: Double)) {
-        self.schedule = schedule
-        self.invocations = invocations
-        self.minutes = minutes
-        self.generator = SplitMix64(seed: seed)
-        self.errorRate = errorRate
-    }
-
-    mutating func run() throws -> Summary {
-        let function = "bench", oldVersion = "1", newVersion = "2"
-        let epoch = Instant.minutes(29_000_000)   // any minute-aligned virtual start
-        let alarm = try AlarmEvaluator(.errorRate(above: 5, functionName: function, newVersion: newVersion))
-        let metric = { (name: String, version: String) in LambdaMetric.identity(name, functionName: function, executedVersion: version) }
-        let series = [oldVersion, newVersion].map { v in (metric("Invocations", v), metric("Errors", v), metric("Duration", v)) }
-
-        var rollout = Rollout(configuration: RolloutConfiguration(newVersion: newVersion, schedule: schedule))
-        var store = MetricStore()
-        var weight = 0.0
-        var summary = Summary(status: .created, reason: "")
-        var alarmState = AlarmState.insufficientData
-
-        func apply(_ actions: [RolloutAction], minute: Int) {
-            for action in actions {
-                switch action {
-                case let .setWeight(_, w): weight = w; summary.weightChanges += 1
-                case .rollBack: weight = 0; summary.weightChanges += 1
-                case let .finish(status, reason):
-                    summary.status = status
-                    summary.reason = reason
-                    summary.finishedAtMinute = minute
-                case .invokeHook, .wake: break
-                }
-            }
+    func run() async {}
+    func previewPublish(function: String) async throws -> PublishPreview { PublishPreview(version: "2", wouldCreate: false, codeSha256: "", latestVersion: 2, changes: []) }
+    func publish(function: String) async throws -> PublishedVersion { PublishedVersion(version: "2", codeSha256: "", created: false) }
+    func routing(of alias: AliasRef) async throws -> AliasRouting? { state.withLock { $0.routing } }
+    func createAlias(_ alias: AliasRef, version: String) async throws { state.withLock { $0.routing = AliasRouting(primary: version) } }
+    func setRouting(of alias: AliasRef, to routing: AliasRouting) async throws {
+        state.withLock {
+            $0.routing = routing
+            $0.weightChanges += 1
         }
-        apply(rollout.start(at: epoch), minute: 0)
-
-        var records: [InvocationRecord] = []
-        records.reserveCapacity(invocations)
-        let stepMs = Double(minutes) * 60_000 / Double(invocations)
-        var next = 0
-        for minute in 0..<minutes {
-            // This minute's invocations, routed by the weight in force, aggregated per version.
-            var count = [0, 0], errors = [0, 0]
-            var duration = [MetricDatapoint(values: []), MetricDatapoint(values: [])]
-            let minuteEnd = Int64(minute + 1) * 60_000
-            while next < invocations, Int64(Double(next) * stepMs) < minuteEnd {
-                let record = InvocationRecord(
-                    timestamp: Instant(millisecondsSinceEpoch: epoch.millisecondsSinceEpoch + Int64(Double(next) * stepMs)),
-                    isNewVersion: generator.nextUnit() < weight,
-                    isError: false,
-                    durationMilliseconds: 20 + 200 * generator.nextUnit() * generator.nextUnit())
-                var r = record
-                r.isError = generator.nextUnit() < (r.isNewVersion ? errorRate.new : errorRate.old)
-                records.append(r)
-                let v = r.isNewVersion ? 1 : 0
-                count[v] += 1
-                if r.isError { errors[v] += 1 }
-                duration[v].add(r.durationMilliseconds, keepValue: false)
-                next += 1
-            }
-            let minuteIndex = epoch.minuteIndex + Int64(minute)
-            for v in 0..<2 where count[v] > 0 {
-                store.put(series[v].0, minute: minuteIndex, MetricDatapoint(sampleCount: Double(count[v]), sum: Double(count[v]), minimum: 1, maximum: 1))
-                store.put(series[v].1, minute: minuteIndex, MetricDatapoint(sampleCount: Double(count[v]), sum: Double(errors[v]),
-                                                                            minimum: errors[v] == count[v] ? 1 : 0, maximum: errors[v] > 0 ? 1 : 0))
-                store.put(series[v].2, minute: minuteIndex, duration[v])
-            }
-            summary.newInvocations += count[1]; summary.newErrors += errors[1]
-            summary.oldInvocations += count[0]; summary.oldErrors += errors[0]
-
-            // The minute is complete: evaluate the alarm, then let due timers fire.
-            let now = epoch + .seconds(60 * Int64(minute + 1))
-            let evaluation = alarm.evaluate(at: now, data: store, previous: alarmState)
-            summary.alarmEvaluations += 1
-            if evaluation.state != alarmState {
-                alarmState = evaluation.state
-                apply(rollout.alarmChanged(alarm.definition.name, to: evaluation.state, reason: evaluation.reason, at: now), minute: minute + 1)
-            }
-            if let deadline = rollout.nextDeadline, deadline <= now {
-                apply(rollout.timerFired(at: now), minute: minute + 1)
-            }
-        }
-        precondition(records.count == invocations)
-        if !summary.status.isFinal { summary.reason = rollout.reason; summary.status = rollout.status }
-        return summary
     }
+    func startHook(function: String, deploymentId: String, executionId: String) async throws {}
+    func finishHooks(deploymentId: String) async {}
+    var metrics: any MetricDataSource { state.withLock { $0.metrics } }
+    func traffic(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> VersionTraffic {
+        VersionTraffic(version: version, invocations: 0, errors: 0)
+    }
+    func invoke(_ alias: AliasRef, payload: [UInt8]) async {}
+    func lease(_ alias: AliasRef, holder: String) throws -> any AliasLease { NoLease() }
+    func createDeployment(_ record: JournalRecord) async throws {}
+    func recordTransition(deploymentId: String, at: Instant, kind: String, status: DeploymentStatus?, progress: [UInt8]?,
+                          reason: String?, ended: Bool) async throws {
+        state.withLock { $0.transitions += 1 }
+    }
+    func deployments(of alias: AliasRef, limit: Int) async throws -> [JournalRecord] { [] }
+    func unfinishedDeployments(of alias: AliasRef) async throws -> [JournalRecord] { [] }
+}
+
+private struct NoLease: AliasLease {
+    func release() {}
 }
 
 /// SplitMix64: fast, seeded, good enough for synthetic traffic.
