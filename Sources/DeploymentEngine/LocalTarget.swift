@@ -58,7 +58,7 @@ public final class LocalTarget: TemplateAwareTarget {
             : FileManager.default.temporaryDirectory.appendingPathComponent("shift-plan-\(UUID().uuidString)")
         defer { if !exists { try? FileManager.default.removeItem(at: directory) } }
         let target = try await open(stateDirectory: directory, region: region, accountId: accountId, timeScale: timeScale,
-                                    clock: exists ? nil : ScaledClock(timeScale: timeScale), readOnly: exists)
+                                    clock: ManualClock(startMilliseconds: StateClock.peek(directory: stateDirectory)), readOnly: exists)
         do {
             let result = try await body(target)
             await target.close()

@@ -46,7 +46,7 @@ struct Logs: AsyncParsableCommand {
         defer { try? store.close() }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var cursor = Int64(Date().timeIntervalSince1970 * 1000) - DurationText.milliseconds(since)!
+        var cursor = StateClock.peek(directory: stateOptions.directory(forTemplate: template)) - DurationText.milliseconds(since)!
         var seenAtCursor = 0  // lines at exactly `cursor` already printed
         while true {
             let records = try await store.logs(function: name, from: cursor, limit: 5000)

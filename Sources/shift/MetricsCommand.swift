@@ -56,7 +56,7 @@ struct MetricsCommand: AsyncParsableCommand {
         for metric in [MetricName.invocations, .throttles] {
             for series in metrics.totals(metric: metric).keys where series.matches(dimensions) { versions.insert(series.executedVersion) }
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = StateClock.peek(directory: stateOptions.directory(forTemplate: template))
         let from = MetricsStore.periodStart(now - DurationText.milliseconds(since)!)
         let to = Int64.max / 2  // a faster service clock (--time-scale) writes periods ahead of the wall clock
         var rows: [Row] = []

@@ -234,6 +234,15 @@ public final class StateClock: RuntimeClock {
 }
 
 extension StateClock {
+    /// The time base's current instant, read without joining it or writing anything (status, metrics and
+    /// logs commands, dry runs): a live user's clock, else the last instant recorded or the wall, whichever is later.
+    public static func peek(directory: URL, wallMilliseconds: @Sendable () -> Int64 = StateClock.systemWall) -> Int64 {
+        let wall = wallMilliseconds()
+        guard let record = Record.read(directory) else { return wall }
+        if !liveUsers(record, boot: bootIdentity()).isEmpty { return max(record.lastVirtual, record.anchor.virtual(atWall: wall)) }
+        return max(wall, record.lastVirtual)
+    }
+
     /// The contents of `clock.json`.
     struct Record: Codable, Equatable {
         /// A wall instant and the virtual instant it maps to, at a scale.
