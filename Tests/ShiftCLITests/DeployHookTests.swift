@@ -115,11 +115,8 @@ struct DeployHookTests {
         #expect(try app.alias()?["FunctionVersion"] as? String == "1")
     }
 
-    @Test func boto3HookRunsUnmodified() throws {
-        guard HookCode.python(has: "boto3") else {
-            print("SKIPPED boto3HookRunsUnmodified: boto3 is not installed for python3 (pip install boto3)")
-            return
-        }
+    @Test(.enabled(if: HookCode.python(has: "boto3"), "needs boto3 for python3 (pip install boto3)"))
+    func boto3HookRunsUnmodified() throws {
         let app = try HookCode.fixture(pre: HookCode.boto3)
         #expect(try app.deploy("good1").status == 0)
         let run = try app.deploy("good2", DeployFixture.fast)
