@@ -82,6 +82,7 @@ public struct Deployer: Sendable {
         var decided: [AliasPlan] = []
         for plan in plans {
             let aliasPlan = try await DeploymentPlanner.decide(plan, target: target)
+            for record in aliasPlan.stale { try await recover(record, reason: "a later deployment of the alias superseded it") }
             if let (record, why) = aliasPlan.recover { try await recover(record, reason: why) }
             decided.append(aliasPlan)
         }

@@ -54,6 +54,8 @@ public struct AliasPlan: Sendable {
     public var recover: (record: JournalRecord, reason: String)?
     /// The interrupted deployment this one continues.
     public var resume: JournalRecord?
+    /// Older interrupted deployments of the alias (a crash during an earlier recovery): closed first.
+    public var stale: [JournalRecord] = []
 }
 
 enum DeploymentPlanner {
@@ -146,7 +148,8 @@ enum DeploymentPlanner {
         } else {
             decision = .create
         }
-        return AliasPlan(plan: plan, preview: preview, routing: routing, decision: decision, recover: recover, resume: resume)
+        return AliasPlan(plan: plan, preview: preview, routing: routing, decision: decision, recover: recover, resume: resume,
+                         stale: Array(unfinished.dropLast()))
     }
 }
 

@@ -140,9 +140,10 @@ public struct RolloutExecutor: Sendable {
             }
             while running.contains(where: { $0.finished == nil }) {
                 let deadline = running.filter { $0.finished == nil }.flatMap { [$0.nextWake, $0.nextEvaluation].compactMap { $0 } }.min()
-                if let input = await mailbox.next(until: deadline, clock: clock) {
-                    try await handle(input, &running)
-                }
+                let input = await mailbox.next(until: deadline, clock: clock)
+                // A cancelled run (its process is going away) stops here, journaling nothing more: it stays resumable.
+                try Task.checkCancellation()
+                if let input { try await handle(input, &running) }
                 let now = clock.now
                 var evaluated = false
                 for index in running.indices where running[index].finished == nil {

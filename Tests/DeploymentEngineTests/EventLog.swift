@@ -104,11 +104,17 @@ extension [DeploymentEvent] {
         compactMap { if case let .trafficShifted(a, weights) = $0, a == alias { weights } else { nil } }
     }
 
+    /// The first `.finished` of `alias`.
     func finished(_ alias: AliasRef = .live) -> (deploymentId: String, status: DeploymentStatus, version: String, reason: String)? {
-        lazy.compactMap { event -> (String, DeploymentStatus, String, String)? in
+        finishes(alias).first
+    }
+
+    /// Every `.finished` of `alias` (an all-or-nothing release can stop an alias that had succeeded).
+    func finishes(_ alias: AliasRef = .live) -> [(deploymentId: String, status: DeploymentStatus, version: String, reason: String)] {
+        compactMap { event -> (String, DeploymentStatus, String, String)? in
             if case let .finished(a, id, status, version, reason) = event, a == alias { return (id, status, version, reason) }
             return nil
-        }.first
+        }
     }
 
     func started(_ alias: AliasRef = .live) -> (deploymentId: String, from: String, to: String, resumed: Bool)? {
@@ -127,6 +133,10 @@ extension [DeploymentEvent] {
 
     func hookStarts(_ alias: AliasRef = .live) -> [(hook: LifecycleHook, executionId: String)] {
         compactMap { if case let .hookStarted(a, hook, _, id, _) = $0, a == alias { (hook, id) } else { nil } }
+    }
+
+    func hookDeadlines(_ alias: AliasRef = .live) -> [Instant] {
+        compactMap { if case let .hookStarted(a, _, _, _, deadline) = $0, a == alias { deadline } else { nil } }
     }
 
     func hookResults(_ alias: AliasRef = .live) -> [(hook: LifecycleHook, succeeded: Bool)] {
