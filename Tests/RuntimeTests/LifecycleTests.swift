@@ -108,7 +108,9 @@ import Testing
             let pid = try #require(await runtime.environmentStatuses().first?.pid)
             let warm = try await runtime.invoke(config, payload: bytes("{}"))
             #expect(warm.environmentId == first.environmentId)
-            try await Task.sleep(for: .milliseconds(1000))
+            // The idle environment is shut down once idle for 300 ms: wait for that, bounded.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while processExists(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             #expect(!processExists(pid))
             let cold = try await runtime.invoke(config, payload: bytes("{}"))
             #expect(cold.isColdStart)

@@ -145,7 +145,9 @@ struct InvokeCommandTests {
         kill(process.processIdentifier, SIGINT)
         #expect(finished.wait(timeout: .now() + 10) == .success)
         #expect(process.terminationStatus == 128 + SIGINT)
-        usleep(100_000)
+        // The function process is reaped right after shift exits: wait for that, bounded.
+        let gone = Date().addingTimeInterval(10)
+        while FileManager.default.fileExists(atPath: "/proc/\(handlerPid)"), Date() < gone { usleep(10_000) }
         #expect(!FileManager.default.fileExists(atPath: "/proc/\(handlerPid)"), "the function process \(handlerPid) survived")
         #expect(Self.processes(mentioning: app.path).isEmpty)
     }
