@@ -44,8 +44,7 @@ public struct Deployer: Sendable {
         }
         for plan in plans {
             let decided = try await DeploymentPlanner.decide(plan, target: target)
-            let start = now
-            let timeline = plan.schedule.points.map { start + .seconds(Int64($0.minute) * 60) }
+            let timeline = plan.schedule.points.map { now + .seconds(Int64($0.minute) * 60) }
             emit(now, .planned(AliasPlanReport(
                 alias: plan.aliasRef, currentVersion: decided.routing?.primary, newVersion: decided.preview.version,
                 publishes: decided.preview.wouldCreate, codeSha256: decided.preview.codeSha256, latestVersion: decided.preview.latestVersion,
@@ -66,25 +65,24 @@ public struct Deployer: Sendable {
             emit(clock.now, .nothingToDeploy(reason: "no function has AutoPublishAlias"))
             return .nothingToDo
         }
-        // Ids first, so that a second deployment of the same alias can name this one: an interrupted
-        // deployment keeps its id when it is resumed.
+        // 1. Decide per alias (reading only), then take each alias for its deployment: a second deployment of
+        // the same alias fails here, before writing anything, naming this one. A resumed deployment keeps its id.
+        var decided: [AliasPlan] = []
         var ids: [AliasRef: String] = [:]
         for plan in plans {
-            ids[plan.aliasRef] = (try? await target.unfinishedDeployments(of: plan.aliasRef).last?.id) ?? UUID().uuidString.lowercased()
+            let aliasPlan = try await DeploymentPlanner.decide(plan, target: target)
+            if case .resume(let id, _) = aliasPlan.decision { ids[plan.aliasRef] = id } else { ids[plan.aliasRef] = UUID().uuidString.lowercased() }
+            decided.append(aliasPlan)
         }
         var leases: [any AliasLease] = []
         defer { for lease in leases { lease.release() } }
         for plan in plans {
             leases.append(try target.lease(plan.aliasRef, holder: "deployment \(ids[plan.aliasRef]!)"))
         }
-
-        // 1. Close what cannot be resumed; find what can.
-        var decided: [AliasPlan] = []
-        for plan in plans {
-            let aliasPlan = try await DeploymentPlanner.decide(plan, target: target)
+        // Close what cannot be resumed.
+        for aliasPlan in decided {
             for record in aliasPlan.stale { try await recover(record, reason: "a later deployment of the alias superseded it") }
             if let (record, why) = aliasPlan.recover { try await recover(record, reason: why) }
-            decided.append(aliasPlan)
         }
 
         // 2. Publish from the code on disk.
@@ -122,18 +120,15 @@ public struct Deployer: Sendable {
                 }
                 emit(clock.now, .aliasUnchanged(alias, version: newVersion))
             case .resume(let deploymentId, let from):
-                let journal = aliasPlan.resume?.progress.flatMap(RolloutJournal.decode)
                 specs.append(RolloutSpec(alias: alias, deploymentId: deploymentId, oldVersion: from, newVersion: newVersion,
-                                         configuration: journal?.rollout.configuration ?? configuration, hookFunctions: plan.hooks,
-                                         alarms: alarms, resumeFrom: journal))
+                                         configuration: aliasPlan.resume?.rollout.configuration ?? configuration, hookFunctions: plan.hooks,
+                                         alarms: alarms, resumeFrom: aliasPlan.resume))
             case .shift(let from):
                 if !freshPeriod {
                     try clock.startFreshPeriod()
                     freshPeriod = true
                 }
-                // A fresh id when the interrupted deployment whose id was reserved above was closed instead.
-                let reserved = ids[alias] ?? ""
-                let id = aliasPlan.recover?.record.id == reserved || reserved.isEmpty ? UUID().uuidString.lowercased() : reserved
+                let id = ids[alias] ?? UUID().uuidString.lowercased()
                 try await target.createDeployment(JournalRecord(id: id, alias: alias, status: .created, fromVersion: from,
                                                                 toVersion: newVersion, startedAt: clock.now))
                 specs.append(RolloutSpec(alias: alias, deploymentId: id, oldVersion: from, newVersion: newVersion,
@@ -231,20 +226,20 @@ public struct Deployer: Sendable {
         let resource = "\(name):\(plan.alias)"
         if let rate = request.alarmErrorRate {
             definitions.append(.errorRate(above: rate, functionName: name, newVersion: newVersion, resource: resource,
-                                          name: "--alarm-error-rate \(TemplateValueFormat.percent(rate))%"))
+                                          name: Self.errorRateAlarmName(rate)))
         }
         if let milliseconds = request.alarmP99Ms {
             definitions.append(.p99Duration(aboveMilliseconds: milliseconds, functionName: name, newVersion: newVersion, resource: resource,
-                                            name: "--alarm-p99-ms \(TemplateValueFormat.percent(milliseconds))"))
+                                            name: Self.p99AlarmName(milliseconds)))
         }
         return definitions
     }
 
+    private static func errorRateAlarmName(_ rate: Double) -> String { "--alarm-error-rate \(TemplateValueFormat.percent(rate))%" }
+    private static func p99AlarmName(_ milliseconds: Double) -> String { "--alarm-p99-ms \(TemplateValueFormat.percent(milliseconds))" }
+
     static func flagAlarmNames(_ request: DeploymentRequest) -> [String] {
-        var names: [String] = []
-        if let rate = request.alarmErrorRate { names.append("--alarm-error-rate \(TemplateValueFormat.percent(rate))%") }
-        if let p99 = request.alarmP99Ms { names.append("--alarm-p99-ms \(TemplateValueFormat.percent(p99))") }
-        return names
+        [request.alarmErrorRate.map(errorRateAlarmName), request.alarmP99Ms.map(p99AlarmName)].compactMap { $0 }
     }
 }
 

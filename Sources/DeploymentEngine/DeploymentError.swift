@@ -8,8 +8,6 @@ public struct DeploymentError: Error, Sendable, Equatable, CustomStringConvertib
         case notDeployable
         /// Another process is changing the same alias.
         case aliasBusy
-        /// The target refused or failed an operation.
-        case targetFailed
     }
 
     public var code: Code

@@ -52,8 +52,8 @@ public struct AliasPlan: Sendable {
     public var decision: AliasDecision
     /// An interrupted deployment of this alias that will be closed (rolled back) first, with the reason.
     public var recover: (record: JournalRecord, reason: String)?
-    /// The interrupted deployment this one continues.
-    public var resume: JournalRecord?
+    /// The persisted progress of the interrupted deployment this one continues.
+    public var resume: RolloutJournal?
     /// Older interrupted deployments of the alias (a crash during an earlier recovery): closed first.
     public var stale: [JournalRecord] = []
 }
@@ -126,12 +126,12 @@ enum DeploymentPlanner {
         let preview = try await target.previewPublish(function: alias.function)
         var routing = try await target.routing(of: alias)
         var recover: (JournalRecord, String)?
-        var resume: JournalRecord?
+        var resume: (record: JournalRecord, journal: RolloutJournal)?
         // The newest unfinished deployment is the one to resume; older ones (a crash during a recovery) are closed.
         let unfinished = try await target.unfinishedDeployments(of: alias)
         if let last = unfinished.last {
-            if !preview.wouldCreate, last.toVersion == preview.version, last.progress.flatMap(RolloutJournal.decode) != nil {
-                resume = last
+            if !preview.wouldCreate, last.toVersion == preview.version, let journal = last.progress.flatMap(RolloutJournal.decode) {
+                resume = (last, journal)
             } else {
                 let why = preview.wouldCreate || last.toVersion != preview.version
                     ? "its target version \(last.toVersion) no longer matches the code on disk (which would be version \(preview.version))"
@@ -142,13 +142,13 @@ enum DeploymentPlanner {
         }
         let decision: AliasDecision
         if let resume {
-            decision = .resume(deploymentId: resume.id, from: resume.fromVersion ?? routing?.primary ?? preview.version)
+            decision = .resume(deploymentId: resume.record.id, from: resume.record.fromVersion ?? routing?.primary ?? preview.version)
         } else if let routing {
             decision = routing.primary == preview.version ? .unchanged : .shift(from: routing.primary)
         } else {
             decision = .create
         }
-        return AliasPlan(plan: plan, preview: preview, routing: routing, decision: decision, recover: recover, resume: resume,
+        return AliasPlan(plan: plan, preview: preview, routing: routing, decision: decision, recover: recover, resume: resume?.journal,
                          stale: Array(unfinished.dropLast()))
     }
 }

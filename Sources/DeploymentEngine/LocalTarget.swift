@@ -81,8 +81,7 @@ public final class LocalTarget: TemplateAwareTarget {
     }
 
     public func load(_ template: Template) async throws {
-        let (definitions, _) = ServiceSetup.definitions(template: template, stateDirectory: stateDirectory)
-        try await stack.service.register(definitions)
+        try await load(template, requiring: [])
     }
 
     /// Registers the template's functions, refusing those in `required` that cannot run here.

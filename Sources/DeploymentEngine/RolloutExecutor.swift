@@ -71,10 +71,14 @@ public struct RolloutExecutor: Sendable {
         public var evaluationInterval: Duration = .seconds(10)
         /// The aliases shift as one release: a failure of any rolls all back.
         public var allOrNothing = false
+        /// Emit `.progress` after each alarm evaluation (a live view); it reads every rollout's traffic, so
+        /// callers that do not show it turn it off.
+        public var reportsProgress = true
 
-        public init(evaluationInterval: Duration = .seconds(10), allOrNothing: Bool = false) {
+        public init(evaluationInterval: Duration = .seconds(10), allOrNothing: Bool = false, reportsProgress: Bool = true) {
             self.evaluationInterval = evaluationInterval
             self.allOrNothing = allOrNothing
+            self.reportsProgress = reportsProgress
         }
     }
 
@@ -158,7 +162,7 @@ public struct RolloutExecutor: Sendable {
                         try await perform(actions, index, &running, kind: "timer", at: now)
                     }
                 }
-                if evaluated { emit(now, .progress(await progress(running, at: now))) }
+                if evaluated, options.reportsProgress { emit(now, .progress(await progress(running, at: now))) }
             }
             group.cancelAll()
         }

@@ -113,7 +113,8 @@ struct Deploy: AsyncParsableCommand {
             try await target.load(loaded, requiring: loaded.functions.filter { $0.autoPublishAlias != nil }.map(\.logicalId))
             let templatePath = template
             let (inputs, continuation) = AsyncStream<ExecutorInput>.makeStream()
-            let deployer = Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink)
+            let deployer = Deployer(target: target, clock: target.deploymentClock,
+                                    executorOptions: .init(reportsProgress: renderer.live), emit: renderer.sink)
             outcome = try await withThrowingTaskGroup(of: DeploymentOutcome?.self) { group in
                 group.addTask {
                     for await number in Signals.stream() { continuation.yield(.abort(reason: "interrupted by signal \(number)")) }
