@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "shift", targets: ["shift"]),
+        .executable(name: "shiftctl", targets: ["shiftctl"]),
         .executable(name: "shift-bench", targets: ["shift-bench"]),
     ],
     dependencies: [
@@ -30,14 +31,18 @@ let package = Package(
         ),
         // The deployment engine: plan, executor and the Target protocol, with the local runtime as its first target.
         .target(name: "DeploymentEngine", dependencies: ["Rollout", "TemplateModel", "Runtime"]),
-        .executableTarget(
-            name: "shift",
+        // The command-line program as a library, so that one program ships under two names: `shift`, and
+        // `shiftctl` for shells, where `shift` is a builtin. Each executable is one call into it.
+        .target(
+            name: "ShiftCLI",
             dependencies: [
                 "DeploymentEngine", "Rollout", "TemplateModel", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(name: "shift", dependencies: ["ShiftCLI"]),
+        .executableTarget(name: "shiftctl", dependencies: ["ShiftCLI"]),
         // Benchmarks live apart from the CLI so `shift` carries no benchmark code; they share the engine.
         .executableTarget(
             name: "shift-bench",
@@ -53,7 +58,7 @@ let package = Package(
         .testTarget(name: "DeploymentEngineTests", dependencies: ["DeploymentEngine", "Rollout", "TemplateModel", "Runtime"]),
         .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
-        // Runs the built `shift` binary; depending on the executable makes `swift test` build it first.
-        .testTarget(name: "ShiftCLITests", dependencies: ["shift"]),
+        // Runs the built binaries; depending on the executables makes `swift test` build them first.
+        .testTarget(name: "ShiftCLITests", dependencies: ["shift", "shiftctl"]),
     ]
 )

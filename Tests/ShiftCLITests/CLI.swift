@@ -5,10 +5,14 @@ import Testing
 enum CLI {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static var binary: URL {
+    static var binary: URL { built("shift") }
+    /// The same program under the name a shell does not reserve.
+    static var shiftctl: URL { built("shiftctl") }
+
+    static func built(_ name: String) -> URL {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidates = [beside.appendingPathComponent("shift"), beside.deletingLastPathComponent().appendingPathComponent("shift"),
-                          packageRoot.appendingPathComponent(".build/debug/shift")]
+        let candidates = [beside.appendingPathComponent(name), beside.deletingLastPathComponent().appendingPathComponent(name),
+                          packageRoot.appendingPathComponent(".build/debug/\(name)")]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
     }
 
@@ -19,7 +23,8 @@ enum CLI {
     }
 
     /// Runs `shift ARGS` in `directory` (the package root by default) and waits for it.
-    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL? = nil, stdin: Data? = nil, environment: [String: String] = [:],
+                    binary: URL = CLI.binary) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments

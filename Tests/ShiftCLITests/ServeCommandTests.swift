@@ -81,11 +81,8 @@ struct ServeCommandTests {
         #expect(out == "200 $LATEST 1\n204\n404 ResourceNotFoundException\n")
     }
 
-    @Test func boto3AndTheAWSCLIInvokeAnAlias() throws {
-        guard Python.hasBoto3, Python.hasAWSCLI else {
-            print("skipped: boto3 or the aws CLI is not installed (pip install boto3 awscli)")
-            return
-        }
+    @Test(.enabled(if: Python.hasBoto3 && Python.hasAWSCLI, "needs boto3 and the aws CLI (pip install boto3 awscli)"))
+    func boto3AndTheAWSCLIInvokeAnAlias() throws {
         let folder = try Self.app()
         let serve = try ServeProcess([], in: folder)
         defer { serve.stop() }
@@ -112,11 +109,8 @@ struct ServeCommandTests {
         #expect(answer.contains("\"via\": \"cli\""))
     }
 
-    @Test func aFunctionInvokesAnotherThroughTheEndpoint() throws {
-        guard Python.hasBoto3 else {
-            print("skipped: boto3 is not installed (pip install boto3)")
-            return
-        }
+    @Test(.enabled(if: Python.hasBoto3, "needs boto3 (pip install boto3)"))
+    func aFunctionInvokesAnotherThroughTheEndpoint() throws {
         let folder = try Self.app()
         let serve = try ServeProcess([], in: folder)
         defer { serve.stop() }

@@ -4,9 +4,21 @@ import Logging
 import DeploymentEngine
 import Runtime
 
-@main
+/// The entry point both executables (`shift` and `shiftctl`) call: one program under two names.
+public enum ShiftCommandLine {
+    public static func main() async { await Shift.main() }
+}
+
 struct Shift: AsyncParsableCommand {
+    /// The name this process was started as: `shiftctl` in a shell (where `shift` is a builtin), else `shift`.
+    /// Usage lines and error prefixes use it, so what the tool prints can be pasted back.
+    static let name: String = {
+        let invoked = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "shift"
+        return invoked == "shiftctl" ? "shiftctl" : "shift"
+    }()
+
     static let configuration = CommandConfiguration(
+        commandName: name,
         abstract: "Safe serverless releases, run locally: SAM templates, a Lambda-compatible runtime and CodeDeploy-style rollouts.",
         subcommands: [Validate.self, Invoke.self, Deploy.self, Status.self, RollbackCommand.self, Serve.self, MetricsCommand.self,
                       Logs.self])
@@ -27,7 +39,7 @@ struct Shift: AsyncParsableCommand {
             // The one error-reporting path: errors a user can act on are one line on stderr and exit 1.
             if let message = Self.userMessage(error) {
                 let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
-                FileHandle.standardError.write(Data("shift\(command): error: \(message)\n".utf8))
+                FileHandle.standardError.write(Data("\(name)\(command): error: \(message)\n".utf8))
                 Foundation.exit(1)
             }
             exit(withError: error)

@@ -1,0 +1,3 @@
+import ShiftCLI
+
+await ShiftCommandLine.main()
