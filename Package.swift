@@ -54,7 +54,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "RolloutTests", dependencies: ["Rollout"]),
+        .testTarget(name: "RolloutTests", dependencies: ["Rollout"], exclude: ["Fixtures"]),
         .testTarget(name: "DeploymentEngineTests", dependencies: ["DeploymentEngine", "Rollout", "TemplateModel", "Runtime"]),
         .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
