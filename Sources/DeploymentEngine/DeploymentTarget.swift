@@ -156,6 +156,8 @@ public protocol DeploymentTarget: Sendable {
     var metrics: any MetricDataSource { get }
     /// Invocations and errors of `version` through `alias` in the periods that start in [from, to).
     func traffic(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> VersionTraffic
+    /// Per-invocation durations of `version` through `alias` in the periods that start in [from, to).
+    func durations(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> DurationDistribution
 
     /// Sends one invocation through `alias` (replayed traffic); the answer is not needed.
     func invoke(_ alias: AliasRef, payload: [UInt8]) async

@@ -192,6 +192,13 @@ public final class LocalTarget: TemplateAwareTarget {
         return VersionTraffic(version: version, invocations: sum(.invocations), errors: sum(.errors))
     }
 
+    public func durations(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> DurationDistribution {
+        let dimensions = ["FunctionName": alias.function, "Resource": alias.description, "ExecutedVersion": version]
+        let points = (try? stack.metrics.datapoints(metric: .duration, dimensions: dimensions, from: from.millisecondsSinceEpoch,
+                                                    to: to.millisecondsSinceEpoch)) ?? []
+        return DurationDistribution(points.flatMap { $0.valueCounts.map { DurationDistribution.Bucket(milliseconds: $0.value, count: $0.count) } })
+    }
+
     public func invoke(_ alias: AliasRef, payload: [UInt8]) async {
         _ = try? await stack.service.invoke(InvokeRequest(function: alias.function, qualifier: alias.alias, payload: payload))
     }

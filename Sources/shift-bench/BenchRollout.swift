@@ -171,6 +171,9 @@ private final class SimulatedTarget: DeploymentTarget {
     func traffic(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> VersionTraffic {
         VersionTraffic(version: version, invocations: 0, errors: 0)
     }
+    func durations(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> DurationDistribution {
+        DurationDistribution([])
+    }
     func invoke(_ alias: AliasRef, payload: [UInt8]) async {}
     func lease(_ alias: AliasRef, holder: String) throws -> any AliasLease { NoLease() }
     func createDeployment(_ record: JournalRecord) async throws {}

@@ -60,6 +60,10 @@ final class KillableTarget: TemplateAwareTarget {
         await base.traffic(of: alias, version: version, from: from, to: to)
     }
 
+    func durations(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> DurationDistribution {
+        await base.durations(of: alias, version: version, from: from, to: to)
+    }
+
     func invoke(_ alias: AliasRef, payload: [UInt8]) async {
         guard (try? alive()) != nil else { return }
         await base.invoke(alias, payload: payload)

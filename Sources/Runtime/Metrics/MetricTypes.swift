@@ -91,6 +91,15 @@ public struct MetricDatapoint: Sendable, Equatable {
     /// The p-th percentile (0–100) by nearest rank; within 0.4 % of the true sample for `Duration`.
     public func percentile(_ p: Double) -> Double? { distribution.percentile(p, minimum: minimum, maximum: maximum) }
 
+    /// The period's samples as ascending (value, count) pairs: the duration histogram's buckets (within 0.4 %),
+    /// empty for metrics without a distribution. What a comparison of two versions' latencies needs.
+    public var valueCounts: [(value: Double, count: Int)] {
+        guard case .histogram(let histogram) = distribution else { return [] }
+        return histogram.buckets.keys.sorted().map { index in
+            (min(maximum, max(minimum, LogHistogram.midpoint(index: index) / LogHistogram.unitsPerValue)), Int(histogram.buckets[index]!))
+        }
+    }
+
     /// A statistic by its CloudWatch name: `SampleCount`, `Sum`, `Average`, `Minimum`, `Maximum`, or `pNN`/`pNN.N`.
     public func statistic(_ name: String) -> Double? {
         switch name {
