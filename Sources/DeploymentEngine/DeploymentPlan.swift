@@ -16,9 +16,12 @@ public struct DeploymentRequest: Sendable {
     public var alarmP99Ms: Double?
     /// The aliases shift as one release: a failure of any rolls all back.
     public var allOrNothing: Bool
+    /// Deployment configs the template names but does not define (`--deployment-config NAME=SHAPE`).
+    public var deploymentConfigs: [String: CustomDeploymentConfig]
 
     public init(templatePath: String, strategy: String? = nil, functions: [String] = [], hookTimeout: Duration = .seconds(3600),
-                alarmErrorRate: Double? = nil, alarmP99Ms: Double? = nil, allOrNothing: Bool = false) {
+                alarmErrorRate: Double? = nil, alarmP99Ms: Double? = nil, allOrNothing: Bool = false,
+                deploymentConfigs: [String: CustomDeploymentConfig] = [:]) {
         self.templatePath = templatePath
         self.strategy = strategy
         self.functions = functions
@@ -26,6 +29,7 @@ public struct DeploymentRequest: Sendable {
         self.alarmErrorRate = alarmErrorRate
         self.alarmP99Ms = alarmP99Ms
         self.allOrNothing = allOrNothing
+        self.deploymentConfigs = deploymentConfigs
     }
 }
 
@@ -67,7 +71,7 @@ enum DeploymentPlanner {
             selected = try request.functions.map { name in
                 guard let function = template.function(named: name) else {
                     let names = template.functions.map(\.logicalId)
-                    let suggestion = Suggestion.closest(to: name, in: names).map { " (did you mean \($0)?)" } ?? ""
+                    let suggestion = NameSuggestion.closest(to: name, in: names).map { " (did you mean \($0)?)" } ?? ""
                     throw DeploymentError(.invalidInput, "--function \(name): no such function in \(request.templatePath)\(suggestion); it has \(names.joined(separator: ", "))")
                 }
                 guard function.autoPublishAlias != nil else {
@@ -76,25 +80,40 @@ enum DeploymentPlanner {
                 return function
             }
         }
-        let (customConfigs, _) = ScheduleCheck.customConfigs(of: template)
+        let (customConfigs, configProblems) = ScheduleCheck.customConfigs(of: template, adding: request.deploymentConfigs)
+        if let problem = configProblems.first { throw DeploymentError(.invalidInput, problem.description) }
+        var strategySchedule: TrafficSchedule?
+        if let strategy = request.strategy {
+            do throws(RolloutError) { strategySchedule = try ScheduleCheck.schedule(named: strategy, configs: customConfigs) } catch {
+                throw DeploymentError(.invalidInput, "--strategy: \(error.message)")
+            }
+            guard strategySchedule != nil else {
+                throw DeploymentError(.invalidInput, "--strategy \(strategy) is neither a predefined or pattern name nor a deployment config of the template; \(ScheduleCheck.defineHint(strategy))")
+            }
+        }
         var plans: [FunctionPlan] = []
         for function in selected {
             let preference = function.deploymentPreference
-            let schedule: TrafficSchedule
+            let found: TrafficSchedule?
             let source: String
             do throws(RolloutError) {
-                if let strategy = request.strategy {
-                    schedule = try TrafficSchedule(named: strategy, customConfigs: customConfigs)
+                if let strategySchedule {
+                    found = strategySchedule
                     source = "--strategy"
                 } else if let preference, preference.enabled, let type = preference.type {
-                    schedule = try TrafficSchedule(named: type, customConfigs: customConfigs)
+                    found = try ScheduleCheck.schedule(named: type, configs: customConfigs)
                     source = "DeploymentPreference"
                 } else {
-                    schedule = try TrafficSchedule(named: "AllAtOnce")
+                    found = try TrafficSchedule(named: "AllAtOnce")
                     source = preference == nil ? "no DeploymentPreference: AllAtOnce" : "DeploymentPreference disabled: AllAtOnce"
                 }
             } catch {
                 throw DeploymentError(.invalidInput, "\(function.logicalId): \(error.message)")
+            }
+            guard let schedule = found else {
+                // Only a DeploymentPreference Type (not --strategy, checked above) is left unknown.
+                let type = preference?.type ?? ""
+                throw DeploymentError(.invalidInput, "\(preference?.typeLocation.description ?? request.templatePath): DeploymentPreference.Type '\(type)' of \(function.logicalId) is a deployment config shift does not know (on AWS it may exist in the account); \(ScheduleCheck.defineHint(type))")
             }
             var hooks: [LifecycleHook: String] = [:]
             var alarmIds: [String] = []
@@ -150,27 +169,5 @@ enum DeploymentPlanner {
         }
         return AliasPlan(plan: plan, preview: preview, routing: routing, decision: decision, recover: recover, resume: resume?.journal,
                          stale: Array(unfinished.dropLast()))
-    }
-}
-
-/// "Did you mean" for names: the closest candidate within a small edit distance.
-enum Suggestion {
-    static func closest(to name: String, in candidates: [String]) -> String? {
-        let lowered = name.lowercased()
-        let scored = candidates.map { ($0, distance(Array(lowered), Array($0.lowercased()))) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, name.count / 3) else { return nil }
-        return best.0
-    }
-
-    private static func distance(_ a: [Character], _ b: [Character]) -> Int {
-        var previous = Array(0...b.count)
-        for (i, x) in a.enumerated() {
-            var current = [i + 1] + Array(repeating: 0, count: b.count)
-            for (j, y) in b.enumerated() {
-                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 }

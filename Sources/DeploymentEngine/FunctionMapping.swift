@@ -33,7 +33,7 @@ public struct FunctionMapping {
                 guard case .directory(let path) = definition.content else {
                     throw DeploymentError(.notDeployable, "layer \(logicalId) of \(function.logicalId) has its content in S3 (\(definition.contentUri ?? "?")), which cannot be fetched locally; point ContentUri at a local folder")
                 }
-                layers.append(try existingFolder(path, what: "ContentUri of layer \(logicalId)"))
+                layers.append(try existingFolder(path, what: "\(Self.contentKey(of: definition)) of layer \(logicalId)", at: definition.contentLocation))
             case .arn(let arn):
                 throw DeploymentError(.notDeployable, "\(function.logicalId) uses the published layer \(arn), which cannot be fetched locally; add the layer to the template as an AWS::Serverless::LayerVersion with a local ContentUri")
             }
@@ -50,7 +50,7 @@ public struct FunctionMapping {
     private func codeFolder(of function: Function, runtime: String) throws -> String {
         switch function.code {
         case .directory(let path):
-            return try existingFolder(path, what: "CodeUri of \(function.logicalId)")
+            return try existingFolder(path, what: "\(Self.codeKey(of: function)) of \(function.logicalId)", at: function.codeLocation)
         case .inline(let code):
             return try writeInline(code, function: function, runtime: runtime)
         case .s3(let uri):
@@ -60,17 +60,54 @@ public struct FunctionMapping {
         }
     }
 
-    private func existingFolder(_ path: String, what: String) throws -> String {
+    private func existingFolder(_ path: String, what: String, at location: SourceLocation) throws -> String {
+        let (resolved, problem) = Self.check(folder: path, what: what, in: templateDirectory)
+        if let problem { throw DeploymentError(.notDeployable, "\(location): \(problem)") }
+        return resolved
+    }
+
+    /// The folder `path` names (relative to the template's folder unless absolute), and why it cannot be run from, if it cannot.
+    private static func check(folder path: String, what: String, in templateDirectory: URL) -> (resolved: String, problem: String?) {
         let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : templateDirectory.appendingPathComponent(path)
         let resolved = url.standardizedFileURL.path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-            throw DeploymentError(.notDeployable, "\(what) is '\(path)', but \(resolved) does not exist; fix the path (it is relative to the template's folder)")
+            return (resolved, "\(what) is '\(path)', but \(resolved) does not exist; fix the path (it is relative to the template's folder)")
         }
         guard isDirectory.boolValue else {
-            throw DeploymentError(.notDeployable, "\(what) is '\(path)', a file; shift runs code from a folder, so point it at the unpacked folder")
+            return (resolved, "\(what) is '\(path)', a file; shift runs code from a folder, so point it at the unpacked folder")
         }
-        return resolved
+        return (resolved, nil)
+    }
+
+    private static func codeKey(of function: Function) -> String {
+        function.resourceType == "AWS::Lambda::Function" ? "Code" : "CodeUri"
+    }
+
+    private static func contentKey(of layer: Layer) -> String {
+        layer.resourceType == "AWS::Lambda::LayerVersion" ? "Content" : "ContentUri"
+    }
+
+    /// The local code folders that cannot be run from, each an error at the line naming it: those of `functions`
+    /// and the template layers they use, or of every function and layer when `functions` is nil.
+    public static func missingFolders(in template: Template, of functions: [Function]? = nil) -> [Diagnostic] {
+        let directory = URL(fileURLWithPath: template.path).standardizedFileURL.deletingLastPathComponent()
+        var diagnostics: [Diagnostic] = []
+        var layerIds = functions == nil ? template.layers.map(\.logicalId) : []
+        for function in functions ?? template.functions {
+            if case .directory(let path) = function.code,
+               let problem = check(folder: path, what: "\(codeKey(of: function)) of \(function.logicalId)", in: directory).problem {
+                diagnostics.append(Diagnostic(.error, at: function.codeLocation, problem))
+            }
+            guard functions != nil else { continue }
+            for case .local(let id) in function.layers ?? [] where !layerIds.contains(id) { layerIds.append(id) }
+        }
+        for id in layerIds {
+            guard let layer = template.layer(logicalId: id), case .directory(let path)? = layer.content,
+                  let problem = check(folder: path, what: "\(contentKey(of: layer)) of layer \(id)", in: directory).problem else { continue }
+            diagnostics.append(Diagnostic(.error, at: layer.contentLocation, problem))
+        }
+        return diagnostics
     }
 
     /// Inline code becomes `<handler module>.py|.js` in a folder named by its content, so it is written once.

@@ -34,8 +34,9 @@ public enum CustomDeploymentConfig: Sendable, Equatable, Hashable, Codable {
 /// Accepted names, in lookup order:
 /// 1. the CodeDeploy predefined names, with or without the `CodeDeployDefault.Lambda` prefix;
 /// 2. a custom config passed in by name (exact match);
-/// 3. the pattern names `Canary<N>Percent<M>Minute(s)` and `Linear<N>PercentEvery<M>Minute(s)`
-///    (prefix allowed), with integer N in 1…99 and integer M ≥ 1.
+/// 3. the pattern names `Canary<N>Percent<M>Minutes` and `Linear<N>PercentEvery<M>Minutes`
+///    (prefix allowed; `Minute` only for M = 1), with integer N in 1…99 and integer M ≥ 1, written
+///    without leading zeros. Anything else is unknown, and `nearNames` offers what it may have meant.
 ///
 /// Decision: percentages are whole numbers, like CodeDeploy's `canaryPercentage`/`linearPercentage`
 /// (Integer in the API); `Canary2.5Percent5Minutes` is rejected with a message saying so.
@@ -178,10 +179,11 @@ public struct TrafficSchedule: Sendable, Equatable, Hashable, Codable {
             rest = rest.dropFirst(5)
         }
         let minutesText: Substring
+        let singular: Bool
         if rest.hasSuffix("Minutes") {
-            minutesText = rest.dropLast(7)
+            (minutesText, singular) = (rest.dropLast(7), false)
         } else if rest.hasSuffix("Minute") {
-            minutesText = rest.dropLast(6)
+            (minutesText, singular) = (rest.dropLast(6), true)
         } else {
             return nil
         }
@@ -201,7 +203,28 @@ public struct TrafficSchedule: Sendable, Equatable, Hashable, Codable {
         let percent = percentText.count > 4 ? Int.max : Int(percentText)!
         let minutes = minutesText.count > 9 ? Int.max : Int(minutesText)!
         try check(percent: percent, minutes: minutes, name: original)
+        // Only an exact spelling is a pattern name: `Canary10Percent5Minute` or `Canary010Percent5Minutes` is a typo
+        // (`Minutes` is accepted for one minute too).
+        guard percentText == String(percent), minutesText == String(minutes), !singular || minutes == 1 else { return nil }
         return isCanary ? .canary(percent: percent, intervalMinutes: minutes) : .linear(percent: percent, intervalMinutes: minutes)
+    }
+
+    /// `Canary<N>Percent<M>Minutes` or `Linear<N>PercentEvery<M>Minutes`, with `Minute` for one minute as CodeDeploy spells it.
+    private static func patternName(canary: Bool, percent: Int, minutes: Int) -> String {
+        (canary ? "Canary\(percent)Percent" : "Linear\(percent)PercentEvery") + "\(minutes)Minute" + (minutes == 1 ? "" : "s")
+    }
+
+    /// The valid names a mistyped `name` may have meant, for "did you mean": the predefined names, the custom
+    /// configs, and the pattern names spelled with the numbers `name` holds (`Canary10Percent5Minute` →
+    /// `Canary10Percent5Minutes`), each with the `CodeDeployDefault.Lambda` prefix when `name` has it.
+    public static func nearNames(for name: String, customConfigs: some Sequence<String>) -> [String] {
+        let prefixed = name.hasPrefix(predefinedPrefix)
+        var patterns: [String] = []
+        let numbers = name.split { !($0.isASCII && $0.isNumber) }.compactMap { $0.count <= 4 ? Int($0) : nil }
+        if numbers.count >= 2, (1...99).contains(numbers[0]), numbers[1] >= 1 {
+            patterns = [true, false].map { patternName(canary: $0, percent: numbers[0], minutes: numbers[1]) }
+        }
+        return (predefinedNames + patterns).map { prefixed ? predefinedPrefix + $0 : $0 } + customConfigs
     }
 }
 
@@ -211,5 +234,16 @@ extension String {
         while s.first == " " || s.first == "\t" { s.removeFirst() }
         while s.last == " " || s.last == "\t" { s.removeLast() }
         return String(s)
+    }
+}
+
+extension CustomDeploymentConfig {
+    /// The config with the shape of a schedule (a predefined or pattern name given for a config's name).
+    public init(_ kind: TrafficSchedule.Kind) {
+        switch kind {
+        case let .canary(percent, interval): self = .timeBasedCanary(canaryPercentage: percent, canaryInterval: interval)
+        case let .linear(percent, interval): self = .timeBasedLinear(linearPercentage: percent, linearInterval: interval)
+        case .allAtOnce: self = .allAtOnce
+        }
     }
 }

@@ -55,6 +55,7 @@ struct Deploy: AsyncParsableCommand {
     var allOrNothing = false
 
     @OptionGroup var templateOptions: TemplateOptions
+    @OptionGroup var deploymentConfigOptions: DeploymentConfigOptions
     @OptionGroup var stateOptions: StateOptions
 
     func validate() throws {
@@ -91,9 +92,10 @@ struct Deploy: AsyncParsableCommand {
             alarmP99Ms: try alarmP99Ms.map { text throws -> Double in
                 do throws(RolloutError) { return try AlarmDefinition.parseMillisecondsFlag(text) } catch { throw ValidationError(error.message) }
             },
-            allOrNothing: allOrNothing)
+            allOrNothing: allOrNothing, deploymentConfigs: try deploymentConfigOptions.configs())
         let loadOptions = try templateOptions.loadOptions()
-        let loaded = try TemplateFile.loadOrFail(template, options: loadOptions)
+        let loaded = try TemplateFile.loadOrFail(template, options: loadOptions, deploymentConfigs: request.deploymentConfigs)
+        try TemplateFile.requireCodeFolders(of: loaded.functions.filter { $0.autoPublishAlias != nil }, in: loaded)
         // Read the traffic first: a bad file is reported before anything is published.
         let replay = try traffic.map { try TrafficReplay(path: $0, rate: rate) }
         let renderer = DeploymentRenderer(format: output)
@@ -124,7 +126,7 @@ struct Deploy: AsyncParsableCommand {
                     try await deployer.deploy(template: loaded, request: request, resolve: { versions in
                         var options = loadOptions
                         options.versionNumbers = versions
-                        return try TemplateFile.loadOrFail(templatePath, options: options)
+                        return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: request.deploymentConfigs)
                     }, traffic: replay, inputs: inputs)
                 }
                 var outcome = DeploymentOutcome.nothingToDo

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import DeploymentEngine
 import Runtime
+import TemplateModel
 
 /// The entry point both executables (`shift` and `shiftctl`) call: one program under two names.
 public enum ShiftCommandLine {
@@ -28,6 +29,10 @@ struct Shift: AsyncParsableCommand {
     static func main() async {
         let level = ProcessInfo.processInfo.environment["SHIFT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { _ in CLILogHandler(level: level) }
+        if let message = unknownCommandMessage(Array(CommandLine.arguments.dropFirst())) {
+            FileHandle.standardError.write(Data("shift: error: \(message)\n".utf8))
+            Foundation.exit(1)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -44,6 +49,15 @@ struct Shift: AsyncParsableCommand {
             }
             exit(withError: error)
         }
+    }
+
+    /// "Did you mean" for a first argument that names no command (ArgumentParser would only call it unexpected).
+    static func unknownCommandMessage(_ arguments: [String]) -> String? {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+        let names = configuration.subcommands.map { $0._commandName }
+        guard !names.contains(first), first != "help" else { return nil }
+        let near = NameSuggestion.closest(to: first, in: names).map { "did you mean '\($0)'? " } ?? ""
+        return "unknown command '\(first)'; \(near)The commands are \(names.joined(separator: ", ")) (shift --help tells more)"
     }
 
     /// The message of an error that says what is wrong and how to fix it (nil for anything else).

@@ -1,5 +1,6 @@
 import DeploymentEngine
 import Foundation
+import Rollout
 import Runtime
 import TemplateModel
 
@@ -31,15 +32,25 @@ enum TemplateFile {
 
 extension TemplateFile {
     /// The template, or a thrown error after printing its diagnostics (for commands that run it).
-    static func loadOrFail(_ path: String, options: LoadOptions) throws -> Template {
+    static func loadOrFail(_ path: String, options: LoadOptions, deploymentConfigs: [String: CustomDeploymentConfig] = [:]) throws -> Template {
         let result = try load(path, options: options)
         var diagnostics = result.diagnostics
-        if let model = result.partialTemplate { diagnostics += ScheduleCheck.schedules(for: model).diagnostics }
+        if let model = result.partialTemplate { diagnostics += ScheduleCheck.schedules(for: model, adding: deploymentConfigs).diagnostics }
         DiagnosticPrinter.print(diagnostics.filter { $0.severity == .error })
         guard let template = result.template, !diagnostics.hasErrors else {
             throw CLIError("\(path) is not a valid template (\(diagnostics.filter { $0.severity == .error }.count) error(s) above); `shift validate \(path)` shows the details")
         }
         return template
+    }
+}
+
+extension TemplateFile {
+    /// Fails before anything is changed when a code folder `functions` run from is missing, each reported at its line.
+    static func requireCodeFolders(of functions: [Function], in template: Template) throws {
+        let missing = FunctionMapping.missingFolders(in: template, of: functions)
+        guard !missing.isEmpty else { return }
+        DiagnosticPrinter.print(missing)
+        throw CLIError("\(missing.count) code folder(s) missing (above); nothing was changed")
     }
 }
 

@@ -1,5 +1,7 @@
 import ArgumentParser
+import DeploymentEngine
 import Foundation
+import Rollout
 import TemplateModel
 
 /// The options every command that reads a template shares.
@@ -61,6 +63,33 @@ struct TemplateOptions: ParsableArguments {
 
     func loadOptions() throws -> LoadOptions {
         LoadOptions(parameterOverrides: try parsedOverrides(), stackName: stackName, region: region)
+    }
+}
+
+/// `--deployment-config NAME=SHAPE`: the shape of a deployment config the template names but does not define
+/// (one that exists in the AWS account), shared by `validate` and `deploy`.
+struct DeploymentConfigOptions: ParsableArguments {
+    @Option(name: .customLong("deployment-config"),
+            help: ArgumentHelp("A deployment config the template uses but does not define, with its shape: NAME=SHAPE, e.g. "
+                               + "TestDeploymentConfiguration=Canary20Percent7Minutes (repeatable).", valueName: "NAME=SHAPE"))
+    var entries: [String] = []
+
+    func validate() throws {
+        _ = try configs()
+    }
+
+    func configs() throws -> [String: CustomDeploymentConfig] {
+        var result: [String: CustomDeploymentConfig] = [:]
+        for entry in entries {
+            do throws(RolloutError) {
+                let (name, config) = try ScheduleCheck.parseDeploymentConfig(entry)
+                if result[name] != nil { throw RolloutError(.invalidFlag, "--deployment-config gives '\(name)' twice; keep one") }
+                result[name] = config
+            } catch {
+                throw ValidationError(error.message)
+            }
+        }
+        return result
     }
 }
 

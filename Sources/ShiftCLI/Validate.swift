@@ -14,6 +14,7 @@ struct Validate: AsyncParsableCommand {
     var template: String
 
     @OptionGroup var templateOptions: TemplateOptions
+    @OptionGroup var deploymentConfigOptions: DeploymentConfigOptions
 
     @Option(name: .long, help: "text or json (one object on stdout).")
     var output: OutputFormat = .text
@@ -23,9 +24,11 @@ struct Validate: AsyncParsableCommand {
         var diagnostics = result.diagnostics
         var schedules: [String: TrafficSchedule] = [:]
         if let model = result.partialTemplate {
-            let checked = ScheduleCheck.schedules(for: model)
+            let checked = ScheduleCheck.schedules(for: model, adding: try deploymentConfigOptions.configs())
             schedules = checked.schedules
             diagnostics += checked.diagnostics
+            // Templates are often checked without their code (in CI, or before a build), so a missing folder is only a warning here.
+            diagnostics += FunctionMapping.missingFolders(in: model).map { Diagnostic(.warning, at: $0.location, $0.message) }
         }
         DiagnosticPrinter.print(diagnostics)
         let valid = result.template != nil && !diagnostics.hasErrors

@@ -91,6 +91,8 @@ public struct Function: Sendable {
     /// `CodeUri` as resolved, or nil when absent (then the code is the template's folder).
     public var codeUri: String?
     public var code: CodeSource
+    /// Where the code is named (`CodeUri`, `Code`), or the resource when the template's folder is the code.
+    public var codeLocation: SourceLocation
     public var memorySize: Int?
     public var timeout: Int?
     /// `Environment.Variables`, values stringified as Lambda does.
@@ -149,6 +151,8 @@ public struct Layer: Sendable, Hashable {
     public var layerName: String
     public var contentUri: String?
     public var content: CodeSource?
+    /// Where the content is named (`ContentUri`, `Content`).
+    public var contentLocation: SourceLocation
     public var compatibleRuntimes: [String]?
     public var compatibleArchitectures: [String]?
     public var location: SourceLocation

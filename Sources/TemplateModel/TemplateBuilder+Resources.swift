@@ -163,7 +163,9 @@ extension TemplateBuilder {
         if case .s3(let uri) = code {
             warning("the code of '\(id)' is in S3 (\(uri)), which cannot be fetched locally; it validates but cannot run", at: props?["CodeUri"].map { located($0.location) } ?? location)
         }
-        var function = commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: code)
+        let codeNode = props?["InlineCode"] ?? props?["CodeUri"] ?? (packageType == "Image" ? props?["ImageUri"] : nil)
+        var function = commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: code,
+                                      codeLocation: codeNode.map { located($0.location) } ?? location)
 
         if let aliasNode = props?["AutoPublishAlias"] {
             let alias = resolver.resolve(aliasNode)?.stringValue ?? ""
@@ -187,7 +189,31 @@ extension TemplateBuilder {
             function.provisionedConcurrentExecutions = value["ProvisionedConcurrentExecutions"]?.intValue
         }
         if let eic = props?["EventInvokeConfig"] { function.eventInvokeConfig = eventInvokeConfig(eic, of: id) }
+        if let events = props?["Events"]?.entries { checkApiRoutes(events, of: id) }
         return function
+    }
+
+    /// Two `Api` events with the same method and path on one REST API: the SAM transform rejects the template.
+    /// Only paths and methods written as plain text are compared; those behind intrinsics are left to the transform.
+    mutating func checkApiRoutes(_ events: [Node.Entry], of id: String) {
+        for event in events where event.value["Type"]?.scalar == "Api" {
+            let properties = event.value["Properties"]
+            guard let path = properties?["Path"]?.scalar, let methodNode = properties?["Method"], let method = methodNode.scalar else { continue }
+            let api: String
+            if let apiNode = properties?["RestApiId"] {
+                guard let target = referencedLogicalId(apiNode) ?? apiNode.scalar else { continue }
+                api = target
+            } else {
+                api = "ServerlessRestApi"
+            }
+            let key = "\(api) \(method.lowercased()) \(path)"
+            let name = "\(id).\(event.key)"
+            if let first = apiRoutes[key] {
+                error("API method \"\(method)\" defined multiple times for path \"\(path)\" of \(api): event \(name) repeats \(first.event) (line \(first.position.line)), and the SAM transform rejects that; change the Path or Method of one", at: methodNode.location)
+            } else {
+                apiRoutes[key] = (name, methodNode.location)
+            }
+        }
     }
 
     mutating func lambdaFunction(_ id: String, _ resource: Resolver.Resource) -> Function? {
@@ -197,13 +223,21 @@ extension TemplateBuilder {
         let packageType = stringProperty(props, "PackageType", of: id) ?? "Zip"
         let runtime = stringProperty(props, "Runtime", of: id)
         let handler = stringProperty(props, "Handler", of: id)
-        guard let codeNode = props?["Code"], let code = resolver.resolve(codeNode)?.mapValue else {
-            error("AWS::Lambda::Function '\(id)' needs Code (ZipFile, S3Bucket/S3Key or ImageUri)", at: resource.location)
+        guard let codeNode = props?["Code"], let value = resolver.resolve(codeNode), value.mapValue != nil || value.stringValue != nil else {
+            error("AWS::Lambda::Function '\(id)' needs Code (ZipFile, S3Bucket/S3Key, ImageUri, or a local folder)", at: resource.location)
             return nil
         }
+        let code = value.mapValue ?? [:]
         let source: CodeSource
         var codeUri: String?
-        if let zip = code["ZipFile"]?.stringValue {
+        if let path = value.stringValue {
+            // SAM CLI's local convention: a folder that `sam package` uploads and rewrites to S3Bucket/S3Key.
+            codeUri = path
+            source = path.hasPrefix("s3://") ? .s3(path) : .directory(path)
+            if case .s3 = source {
+                warning("the code of '\(id)' is in S3 (\(path)), which cannot be fetched locally; it validates but cannot run", at: codeNode.location)
+            }
+        } else if let zip = code["ZipFile"]?.stringValue {
             source = .inline(zip)
         } else if let image = code["ImageUri"]?.stringValue {
             source = .image(image)
@@ -217,7 +251,8 @@ extension TemplateBuilder {
             return nil
         }
         if packageType == "Zip" { checkRuntimeAndHandler(id, runtime: runtime, handler: handler, at: resource.location, properties: props) }
-        return commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: source)
+        return commonFunction(id, resource, packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: source,
+                              codeLocation: located(codeNode.location))
     }
 
     mutating func startFunction(_ props: Node?) {
@@ -232,16 +267,22 @@ extension TemplateBuilder {
                 return
             }
         }
-        if runtime == nil {
+        guard let runtime else {
             error("function '\(id)' has no Runtime; Runtime and Handler need to be present when PackageType is Zip (e.g. Runtime: python3.12)", at: location)
-        } else if handler == nil, !(runtime!.hasPrefix("provided")) {
+            return
+        }
+        if let problem = LambdaRuntime.problem(with: runtime, of: id) {
+            let at = properties?["Runtime"].map { located($0.location) } ?? location
+            if problem.severity == .error { error(problem.message, at: at) } else { warning(problem.message, at: at) }
+        }
+        if handler == nil, !runtime.hasPrefix("provided") {
             error("function '\(id)' has no Handler; Runtime and Handler need to be present when PackageType is Zip (e.g. Handler: app.handler)", at: location)
         }
     }
 
     /// The properties both function types share.
     mutating func commonFunction(_ id: String, _ resource: Resolver.Resource, packageType: String, runtime: String?, handler: String?,
-                                 codeUri: String?, code: CodeSource) -> Function {
+                                 codeUri: String?, code: CodeSource, codeLocation: SourceLocation) -> Function {
         let props = resource.properties
         let explicitName = stringProperty(props, "FunctionName", of: id)
         var environment: [String: String]?
@@ -325,7 +366,7 @@ extension TemplateBuilder {
         return Function(
             logicalId: id, resourceType: resource.type, location: resource.location,
             functionName: explicitName ?? id, explicitFunctionName: explicitName,
-            packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: code,
+            packageType: packageType, runtime: runtime, handler: handler, codeUri: codeUri, code: code, codeLocation: codeLocation,
             memorySize: intProperty(props, "MemorySize", of: id, range: 128...10240, unit: " MB"),
             timeout: intProperty(props, "Timeout", of: id, range: 1...900, unit: " s"),
             environment: environment, layers: layers, architectures: architectures,

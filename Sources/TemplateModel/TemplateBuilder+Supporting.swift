@@ -9,11 +9,13 @@ extension TemplateBuilder {
         let serverless = resource.type == "AWS::Serverless::LayerVersion"
         var content: CodeSource?
         var contentUri: String?
+        var contentLocation = resource.location
         if serverless {
             guard let uriNode = props?["ContentUri"], let value = resolver.resolve(uriNode), value != .null else {
                 error("layer '\(id)' is missing required property 'ContentUri' (a local folder or s3://bucket/key)", at: resource.location)
                 return nil
             }
+            contentLocation = located(uriNode.location)
             if let text = value.stringValue {
                 contentUri = text
                 content = text.hasPrefix("s3://") ? .s3(text) : .directory(text)
@@ -34,11 +36,20 @@ extension TemplateBuilder {
                     error("'RetentionPolicy' of layer '\(id)' must be the string Retain or Delete", at: retention.location)
                 }
             }
-        } else if let contentNode = props?["Content"], let map = resolver.resolve(contentNode)?.mapValue {
-            contentUri = "s3://\(map["S3Bucket"]?.stringValue ?? "?")/\(map["S3Key"]?.stringValue ?? "?")"
-            content = .s3(contentUri!)
+        } else if let contentNode = props?["Content"], let value = resolver.resolve(contentNode) {
+            contentLocation = located(contentNode.location)
+            if let map = value.mapValue {
+                contentUri = "s3://\(map["S3Bucket"]?.stringValue ?? "?")/\(map["S3Key"]?.stringValue ?? "?")"
+                content = .s3(contentUri!)
+            } else if let text = value.stringValue {
+                // SAM CLI's local convention: a folder that `sam package` uploads and rewrites to S3.
+                contentUri = text
+                content = text.hasPrefix("s3://") ? .s3(text) : .directory(text)
+            } else {
+                error("Content of layer '\(id)' must be {S3Bucket, S3Key} or a local folder", at: contentNode.location)
+            }
         } else {
-            error("layer '\(id)' needs Content {S3Bucket, S3Key}", at: resource.location)
+            error("layer '\(id)' needs Content: {S3Bucket, S3Key} or a local folder", at: resource.location)
         }
         if case .s3(let uri) = content {
             warning("the content of layer '\(id)' is in S3 (\(uri)), which cannot be fetched locally", at: resource.location)
@@ -51,7 +62,7 @@ extension TemplateBuilder {
             error("CompatibleArchitectures of layer '\(id)' needs to be a list of 'x86_64' or 'arm64'", at: props?["CompatibleArchitectures"].map { located($0.location) } ?? resource.location)
         }
         return Layer(logicalId: id, resourceType: resource.type, layerName: stringProperty(props, "LayerName", of: id) ?? id,
-                     contentUri: contentUri, content: content,
+                     contentUri: contentUri, content: content, contentLocation: contentLocation,
                      compatibleRuntimes: lenientStringList(props, "CompatibleRuntimes", of: id),
                      compatibleArchitectures: architectures, location: resource.location)
     }

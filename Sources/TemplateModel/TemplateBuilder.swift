@@ -13,6 +13,8 @@ struct TemplateBuilder {
     /// Resolution is deterministic (its caches only grow, and strictness changes only the wording of reports), so
     /// resolving them again for the full property map would give the same value and report nothing again.
     var cleanlyResolved: [String: (position: Position, value: TemplateValue?)] = [:]
+    /// The `Api` events read so far, by API, path and method: the SAM transform refuses a second one.
+    var apiRoutes: [String: (event: String, position: Position)] = [:]
 
     init(root: Node, path: String, options: LoadOptions, sink: DiagnosticSink) {
         self.root = root
@@ -83,6 +85,13 @@ struct TemplateBuilder {
 
         for (id, node) in resourceNodes {
             let resource = resources[id]!
+            if let family = Self.checkedTypeFamilies.first(where: { resource.type.hasPrefix($0.key) }), !family.value.contains(resource.type) {
+                // CloudFormation rejects an unknown type of these families; here it would silently not run.
+                let near = NameSuggestion.closest(to: resource.type, in: family.value)
+                error("unknown resource type '\(resource.type)' of '\(id)'" + (near.map { "; did you mean '\($0)'?" }
+                    ?? "; \(family.key)* types are \(family.value.joined(separator: ", "))"), at: node["Type"]?.location ?? node.location)
+                continue
+            }
             if let condition = node["Condition"] {
                 guard let name = condition.scalar else {
                     error("a resource's Condition must be the name of a condition", at: condition.location)
@@ -119,6 +128,17 @@ struct TemplateBuilder {
         }
         return template
     }
+
+    /// Every type of the resource families a typo in would lose a function or layer (SAM specification, CloudFormation resource reference).
+    static let checkedTypeFamilies: [String: [String]] = [
+        "AWS::Serverless::": ["AWS::Serverless::Function", "AWS::Serverless::LayerVersion", "AWS::Serverless::Api", "AWS::Serverless::HttpApi",
+                              "AWS::Serverless::SimpleTable", "AWS::Serverless::StateMachine", "AWS::Serverless::Application",
+                              "AWS::Serverless::Connector", "AWS::Serverless::GraphQLApi", "AWS::Serverless::CapacityProvider"],
+        "AWS::Lambda::": ["AWS::Lambda::Function", "AWS::Lambda::LayerVersion", "AWS::Lambda::Version", "AWS::Lambda::Alias",
+                          "AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig", "AWS::Lambda::EventSourceMapping",
+                          "AWS::Lambda::LayerVersionPermission", "AWS::Lambda::Url", "AWS::Lambda::CodeSigningConfig",
+                          "AWS::Lambda::CapacityProvider"],
+    ]
 
     // MARK: Sections
 

@@ -91,6 +91,24 @@ struct TrafficScheduleTests {
         }
     }
 
+    @Test(arguments: [("Canary10Percent5Minute", "Canary10Percent5Minutes"), ("Linear10PercentEvery2Minute", "Linear10PercentEvery2Minutes"),
+                      ("Canary010Percent5Minutes", "Canary10Percent5Minutes"), ("Canary20Percent07Minutes", "Canary20Percent7Minutes"),
+                      ("CodeDeployDefault.LambdaCanary20Percent7Minute", "CodeDeployDefault.LambdaCanary20Percent7Minutes")])
+    func inexactPatternNamesAreUnknownAndTheExactOneIsNear(name: String, exact: String) throws {
+        #expect(throws: RolloutError.self) { try TrafficSchedule(named: name) }
+        #expect(TrafficSchedule.nearNames(for: name, customConfigs: []).contains(exact))
+        #expect(try TrafficSchedule(named: exact).name == exact)
+    }
+
+    @Test func oneMinuteMayBeWrittenEitherWay() throws {
+        #expect(try TrafficSchedule(named: "Linear10PercentEvery1Minute").kind == .linear(percent: 10, intervalMinutes: 1))
+        #expect(try TrafficSchedule(named: "Linear10PercentEvery1Minutes").kind == .linear(percent: 10, intervalMinutes: 1))
+    }
+
+    @Test func nearNamesIncludeCustomConfigs() {
+        #expect(TrafficSchedule.nearNames(for: "MyCanry", customConfigs: ["MyCanary"]).contains("MyCanary"))
+    }
+
     @Test func encodesAsMinutePercentObjects() throws {
         let s = try TrafficSchedule(named: "Canary10Percent5Minutes")
         #expect(s.points.map { "{\"minute\":\($0.minute),\"percent\":\(Int($0.percent))}" }.joined(separator: ",")

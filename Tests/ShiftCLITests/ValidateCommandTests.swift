@@ -66,7 +66,7 @@ struct ValidateCommandTests {
     @Test(arguments: [
         ("LinearPercentEvery3Minutes", "LinearPercentEvery3Minutes"),
         ("Canary10Percent0Minutes", "Canary10Percent0Minutes"),
-        ("Fastest", "Fastest"),
+        ("Canary10Percent5Minute", "did you mean 'Canary10Percent5Minutes'?"),
     ])
     func unknownOrImpossibleStrategiesAreNamed(type: String, named: String) throws {
         let folder = try CLI.temporaryDirectory()
