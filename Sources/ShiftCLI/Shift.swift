@@ -30,7 +30,7 @@ struct Shift: AsyncParsableCommand {
         let level = ProcessInfo.processInfo.environment["SHIFT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { _ in CLILogHandler(level: level) }
         if let message = unknownCommandMessage(Array(CommandLine.arguments.dropFirst())) {
-            FileHandle.standardError.write(Data("shift: error: \(message)\n".utf8))
+            FileHandle.standardError.write(Data("\(name): error: \(message)\n".utf8))
             Foundation.exit(1)
         }
         do {
@@ -57,7 +57,7 @@ struct Shift: AsyncParsableCommand {
         let names = configuration.subcommands.map { $0._commandName }
         guard !names.contains(first), first != "help" else { return nil }
         let near = NameSuggestion.closest(to: first, in: names).map { "did you mean '\($0)'? " } ?? ""
-        return "unknown command '\(first)'; \(near)The commands are \(names.joined(separator: ", ")) (shift --help tells more)"
+        return "unknown command '\(first)'; \(near)The commands are \(names.joined(separator: ", ")) (\(name) --help tells more)"
     }
 
     /// The message of an error that says what is wrong and how to fix it (nil for anything else).
