@@ -26,6 +26,10 @@ public struct Rollout: Sendable, Equatable, Codable {
     public private(set) var alarmStates: [String: AlarmState] = [:]
     /// What each hook reported (or that it timed out).
     public private(set) var hookVerdicts: [LifecycleHook: HookVerdict] = [:]
+    /// The latest look at the new version against the old (with judgement configured).
+    public private(set) var judgement: StepJudgement?
+    /// When the last step before 100 % was due but held for want of a Pass (with judgement configured).
+    public private(set) var heldSince: Instant?
 
     private enum State: Sendable, Equatable, Codable {
         /// Created: nothing happened yet. Next: `beforeAllowTraffic` (start with a PreTraffic hook),
@@ -112,7 +116,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         switch state {
         case .created, .finished: nil
         case let .beforeAllowTraffic(_, deadline): deadline
-        case let .allowTraffic(index, since): nextShift(after: index, since: since)
+        case let .allowTraffic(index, since): heldSince.map(holdEnd) ?? nextShift(after: index, since: since)
         case let .afterAllowTraffic(since, hook): afterDeadline(since: since, hook: hook)
         }
     }
@@ -126,7 +130,7 @@ public struct Rollout: Sendable, Equatable, Codable {
             return .beforeAllowTraffic(hookDeadline: deadline)
         case let .allowTraffic(index, since):
             return .allowTraffic(pointIndex: index, percent: points[index].percent, since: since,
-                                 nextShiftAt: nextShift(after: index, since: since))
+                                 nextShiftAt: heldSince.map(holdEnd) ?? nextShift(after: index, since: since))
         case let .afterAllowTraffic(since, hook):
             let deadline: Instant? = if case let .awaiting(d) = hook { d } else { nil }
             return .afterAllowTraffic(since: since, hookDeadline: deadline, bakeUntil: since + configuration.bakeTime)
@@ -184,6 +188,27 @@ public struct Rollout: Sendable, Equatable, Codable {
         return finish(.failed, "alarm '\(name)' is in ALARM at \(now)\(detail)\(suffix)", at: now)
     }
 
+    /// A look at the new version against the old. Fail rolls back at once, as an alarm does; Pass ends a hold
+    /// of the last step before 100 %; anything else is recorded for the gate at that step's end.
+    public mutating func judged(_ judgement: StepJudgement, at now: Instant) -> [RolloutAction] {
+        guard configuration.judgement != nil else { return [] }
+        switch state {
+        case .created, .beforeAllowTraffic, .finished:
+            return []
+        case let .allowTraffic(index, _):
+            self.judgement = judgement
+            if judgement.verdict == .fail { return failJudged(judgement, at: now) }
+            if judgement.verdict == .pass, heldSince != nil {
+                heldSince = nil
+                return shift(to: index + 1, at: now)
+            }
+            return []
+        case .afterAllowTraffic:
+            self.judgement = judgement
+            return judgement.verdict == .fail ? failJudged(judgement, at: now) : []
+        }
+    }
+
     /// A timer asked for by `.wake(at:)` fired (or any time passed). Fires what is due at `now`.
     public mutating func timerFired(at now: Instant) -> [RolloutAction] {
         switch state {
@@ -196,9 +221,9 @@ public struct Rollout: Sendable, Equatable, Codable {
                 + "PutLifecycleEventHookExecutionStatus within \(minutesText(deadline - since)) "
                 + "(invoked at \(since), deadline \(deadline)); alias left unchanged", at: now)
         case let .allowTraffic(index, since):
-            let due = nextShift(after: index, since: since)
+            let due = heldSince.map(holdEnd) ?? nextShift(after: index, since: since)
             guard now >= due else { return [.wake(at: due)] }
-            return shift(to: index + 1, at: now)
+            return gate(index: index, due: nextShift(after: index, since: since), at: now)
         case let .afterAllowTraffic(since, hook):
             if case let .awaiting(deadline) = hook {
                 guard now >= deadline else { return [.wake(at: afterDeadline(since: since, hook: hook))] }
@@ -271,6 +296,37 @@ public struct Rollout: Sendable, Equatable, Codable {
         }
     }
 
+    /// The end of a step: the last one before 100 % passes only on a Pass while judgement is on; otherwise it is
+    /// held up to the hold limit, then Inconclusive follows `onInconclusive`.
+    private mutating func gate(index: Int, due: Instant, at now: Instant) -> [RolloutAction] {
+        guard let settings = configuration.judgement, index + 1 == points.count - 1, judgement?.verdict != .pass else {
+            heldSince = nil
+            return shift(to: index + 1, at: now)
+        }
+        let held = heldSince ?? due
+        if now < holdEnd(held) {
+            heldSince = held
+            return [.wake(at: holdEnd(held))]
+        }
+        heldSince = nil
+        let reason = judgement?.reason ?? "no look at the new version's calls was recorded"
+        switch settings.onInconclusive {
+        case .pass:
+            return shift(to: index + 1, at: now)
+        case .fail:
+            return finish(.failed, "judgement Inconclusive after holding \(format(points[index].percent)) % "
+                + "for \(minutesText(settings.holdLimit)) more (--on-inconclusive fail): \(reason); rolled back to the previous version", at: now)
+        }
+    }
+
+    private func holdEnd(_ since: Instant) -> Instant {
+        since + (configuration.judgement?.holdLimit ?? .zero)
+    }
+
+    private mutating func failJudged(_ judgement: StepJudgement, at now: Instant) -> [RolloutAction] {
+        finish(.failed, "judgement Fail: \(judgement.reason); rolled back to the previous version", at: now)
+    }
+
     private mutating func allowTraffic(at now: Instant) -> [RolloutAction] {
         shift(to: 0, at: now)
     }
@@ -295,7 +351,11 @@ public struct Rollout: Sendable, Equatable, Codable {
         let bakeUntil = since + configuration.bakeTime
         guard now >= bakeUntil else { return [.wake(at: bakeUntil)] }
         let hookText = hookVerdicts[.postTraffic] == .succeeded ? "; PostTraffic hook succeeded" : ""
-        return finish(.succeeded, "version \(configuration.newVersion) receives 100 % of the traffic\(hookText)", at: now)
+        var judgementText = ""
+        if configuration.judgement != nil, points.count > 1 {
+            judgementText = judgement.map { "; judgement \($0.verdict.rawValue): \($0.reason)" } ?? "; judgement Inconclusive: no look was recorded"
+        }
+        return finish(.succeeded, "version \(configuration.newVersion) receives 100 % of the traffic\(hookText)\(judgementText)", at: now)
     }
 
     private mutating func finish(_ status: DeploymentStatus, _ reason: String, at now: Instant) -> [RolloutAction] {

@@ -61,19 +61,23 @@ public struct RolloutConfiguration: Sendable, Equatable, Codable {
     public var hookTimeout: Duration
     /// Extra time at 100 % during which alarms can still roll back (0 = CodeDeploy's Lambda behaviour).
     public var bakeTime: Duration
+    /// Judging the new version against the old (nil: alarms and hooks only). It gates the last step before 100 %.
+    public var judgement: JudgementSettings?
 
     public init(
         newVersion: String,
         schedule: TrafficSchedule,
         hooks: Set<LifecycleHook> = [],
         hookTimeout: Duration = .seconds(3600),
-        bakeTime: Duration = .zero
+        bakeTime: Duration = .zero,
+        judgement: JudgementSettings? = nil
     ) {
         self.newVersion = newVersion
         self.schedule = schedule
         self.hooks = hooks
         self.hookTimeout = hookTimeout
         self.bakeTime = bakeTime
+        self.judgement = judgement
     }
 }
 
