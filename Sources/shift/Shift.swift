@@ -17,6 +17,8 @@ struct Shift: AsyncParsableCommand {
         let level = ProcessInfo.processInfo.environment["SHIFT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { _ in CLILogHandler(level: level) }
         do {
+            // Whatever ends the command, its output and errors stay on screen, not a stale status block.
+            defer { Terminal.standard.show([]) }
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
