@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 
-/// Prints log records as a CLI does: `warning: message` on stderr, without timestamps or labels.
+/// Prints log records as a CLI does: `warning: message` on stderr, without timestamps or labels, above
+/// a live status block if one is shown.
 struct CLILogHandler: LogHandler {
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
@@ -16,6 +17,6 @@ struct CLILogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        FileHandle.standardError.write(Data("\(event.level.rawValue): \(event.message)\n".utf8))
+        Terminal.standard.write("\(event.level.rawValue): \(event.message)\n", to: .error)
     }
 }

@@ -122,6 +122,12 @@ struct Deploy: AsyncParsableCommand {
                     for await number in Signals.stream() { continuation.yield(.abort(reason: "interrupted by signal \(number)")) }
                     return nil
                 }
+                if renderer.live {
+                    group.addTask {
+                        await Terminal.standard.redrawOnResize()
+                        return nil
+                    }
+                }
                 group.addTask {
                     try await deployer.deploy(template: loaded, request: request, resolve: { versions in
                         var options = loadOptions

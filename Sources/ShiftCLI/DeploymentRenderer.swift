@@ -1,20 +1,18 @@
 import DeploymentEngine
 import Foundation
 import Rollout
-import Synchronization
 import TemplateModel
 
-/// Renders the engine's event stream for people (readable lines, with a live status line on a terminal)
+/// Renders the engine's event stream for people (readable lines, under them a live status line per alias on a terminal)
 /// or machines (one JSON object a line, `--output json`). Times are the state directory's time base.
 final class DeploymentRenderer: Sendable {
     let format: OutputFormat
-    /// A status line is redrawn in place only on a terminal.
+    /// A status line per alias is redrawn in place only on a terminal.
     let live: Bool
-    private let statusShown = Mutex(false)
 
     init(format: OutputFormat) {
         self.format = format
-        self.live = format == .text && isatty(STDOUT_FILENO) == 1
+        self.live = format == .text && Terminal.standard.isLive
     }
 
     /// The sink to hand to the engine.
@@ -22,7 +20,7 @@ final class DeploymentRenderer: Sendable {
 
     func render(_ event: DeploymentEvent, at: Instant) {
         if case .progress(let rollouts) = event {
-            if live { status(Self.statusLine(rollouts, at: at)) }
+            if live { Terminal.standard.show(Self.statusLines(rollouts, at: at)) }
             return
         }
         let (name, alias, fields, text) = Self.describe(event)
@@ -132,36 +130,39 @@ final class DeploymentRenderer: Sendable {
         return text
     }
 
-    static func statusLine(_ rollouts: [RolloutProgress], at now: Instant) -> String {
+    /// A line per alias that is still shifting: its phase, its alarms, then each version's traffic.
+    static func statusLines(_ rollouts: [RolloutProgress], at now: Instant) -> [Terminal.Line] {
         rollouts.map { rollout in
-            var parts = [rollout.alias.description]
-            switch rollout.phase {
-            case .created: parts.append("created")
-            case .beforeAllowTraffic(let deadline): parts.append("PreTraffic hook (≤\(minutes(deadline - now)))")
-            case .allowTraffic(let index, let percent, _, let next):
-                parts.append("step \(index + 1)/\(rollout.stepCount) v\(rollout.newVersion) \(TemplateValueFormat.percent(percent))%, next in \(minutes(next - now))")
-            case .afterAllowTraffic: parts.append("100%, PostTraffic/bake")
-            case .finished(let status, _, _, _): parts.append(status.rawValue)
+            var line = Terminal.Line()
+            line.append(rollout.alias.description, .bold)
+            func part(_ text: String, _ color: Terminal.Line.Color? = nil) {
+                line.append(" | ", .dim)
+                line.append(text, color)
             }
-            for traffic in rollout.traffic { parts.append("v\(traffic.version) \(traffic.invocations) calls/\(traffic.errors) errors") }
-            if !rollout.alarms.isEmpty { parts.append(rollout.alarms.map { "\($0.name)=\($0.state.rawValue)" }.joined(separator: " ")) }
-            return parts.joined(separator: " | ")
-        }.joined(separator: "  ‖  ")
-    }
-
-    private func status(_ line: String) {
-        statusShown.withLock { shown in
-            FileHandle.standardOutput.write(Data("\r\u{1B}[K\(line)".utf8))
-            shown = true
+            switch rollout.phase {
+            case .created: part("created")
+            case .beforeAllowTraffic(let deadline): part("PreTraffic hook (≤\(minutes(deadline - now)))", .yellow)
+            case .allowTraffic(let index, let percent, _, let next):
+                part("step \(index + 1)/\(rollout.stepCount) v\(rollout.newVersion) \(TemplateValueFormat.percent(percent))%, next in \(minutes(next - now))")
+            case .afterAllowTraffic: part("100%, PostTraffic/bake")
+            case .finished(let status, _, _, _): part(status.rawValue, status == .succeeded ? .green : .red)
+            }
+            // Alarms before traffic: a line cut at the terminal's width keeps what decides a rollback.
+            for (index, alarm) in rollout.alarms.enumerated() {
+                line.append(index == 0 ? " | " : " ", index == 0 ? .dim : nil)
+                line.append("\(alarm.name)=")
+                line.append(alarm.state.rawValue, alarm.state == .alarm ? .red : (alarm.state == .ok ? .green : .yellow))
+            }
+            for traffic in rollout.traffic {
+                part("v\(traffic.version) \(traffic.invocations) calls/")
+                line.append("\(traffic.errors) errors", traffic.errors > 0 ? .red : nil)
+            }
+            return line
         }
     }
 
     private func write(_ text: String) {
-        statusShown.withLock { shown in
-            if shown { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-            shown = false
-            FileHandle.standardOutput.write(Data(text.utf8))
-        }
+        Terminal.standard.write(text, to: .output)
     }
 
     /// `HH:mm:ss` of an instant of the time base (UTC, as every stored instant).

@@ -34,6 +34,8 @@ struct Shift: AsyncParsableCommand {
             Foundation.exit(1)
         }
         do {
+            // Whatever ends the command, its output and errors stay on screen, not a stale status block.
+            defer { Terminal.standard.show([]) }
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
