@@ -154,8 +154,8 @@ enum DeploymentPlanner {
 }
 
 /// "Did you mean" for names: the closest candidate within a small edit distance.
-enum Suggestion {
-    static func closest(to name: String, in candidates: [String]) -> String? {
+public enum Suggestion {
+    public static func closest(to name: String, in candidates: [String]) -> String? {
         let lowered = name.lowercased()
         let scored = candidates.map { ($0, distance(Array(lowered), Array($0.lowercased()))) }
         guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, name.count / 3) else { return nil }
