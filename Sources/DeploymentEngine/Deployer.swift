@@ -112,7 +112,12 @@ public struct Deployer: Sendable {
             switch aliasPlan.decision {
             case .create:
                 try await target.createAlias(alias, version: newVersion)
-                emit(clock.now, .aliasCreated(alias, version: newVersion))
+                let now = clock.now
+                emit(now, .aliasCreated(alias, version: newVersion))
+                // Nothing was served through the alias before this instant, and the deployment ends at it.
+                emit(now, .summary(alias, deploymentId: nil, status: .succeeded, from: nil, to: newVersion,
+                                   reason: "first deployment: alias \(alias.alias) created on version \(newVersion)",
+                                   traffic: [VersionTraffic(version: newVersion, invocations: 0, errors: 0)]))
             case .unchanged:
                 // Weights left on another version (set by hand) are cleared.
                 if let routing = aliasPlan.routing, !routing.additional.isEmpty {

@@ -108,8 +108,9 @@ public enum DeploymentEvent: Sendable, Equatable {
     case finished(AliasRef, deploymentId: String, status: DeploymentStatus, version: String, reason: String)
     /// Periodic: where every unfinished rollout stands.
     case progress([RolloutProgress])
-    /// After the end: what each version served during the deployment.
-    case summary(AliasRef, deploymentId: String, status: DeploymentStatus, from: String, to: String, reason: String, traffic: [VersionTraffic])
+    /// After the end: what each version served during the deployment, counted up to the instant it ended. A first
+    /// deployment (the alias created, no shift) has one too, without a deployment id or a version it came from.
+    case summary(AliasRef, deploymentId: String?, status: DeploymentStatus, from: String?, to: String, reason: String, traffic: [VersionTraffic])
 }
 
 /// Receives events with the instant (on the deployment's time base) at which they happened.

@@ -107,6 +107,8 @@ public struct RolloutExecutor: Sendable {
         var nextWake: Instant?
         var nextEvaluation: Instant
         var finished: (status: DeploymentStatus, reason: String)?
+        /// What each version served up to the instant the rollout finished: its summary, whatever runs through the alias later.
+        var servedUntilFinished: [VersionTraffic]?
 
         var rollout: Rollout {
             get { journal.rollout }
@@ -171,7 +173,7 @@ public struct RolloutExecutor: Sendable {
         for rollout in running {
             let status = rollout.finished?.status ?? .failed
             let reason = rollout.finished?.reason ?? rollout.rollout.reason
-            let traffic = await counts(rollout, until: now)
+            let traffic = if let served = rollout.servedUntilFinished { served } else { await counts(rollout, until: now) }
             emit(now, .summary(rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, from: rollout.spec.oldVersion,
                                to: rollout.spec.newVersion, reason: reason, traffic: traffic))
             results.append(RolloutResult(alias: rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, reason: reason))
@@ -273,6 +275,7 @@ public struct RolloutExecutor: Sendable {
                 emit(now, .rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: reason))
             case .finish(let status, let reason):
                 all[index].finished = (status, reason)
+                all[index].servedUntilFinished = await counts(all[index], until: now)
                 all[index].nextWake = nil
                 await target.finishHooks(deploymentId: spec.deploymentId)
                 emit(now, .finished(spec.alias, deploymentId: spec.deploymentId, status: status,
@@ -307,6 +310,7 @@ public struct RolloutExecutor: Sendable {
                                                   status: .stopped, progress: nil, reason: why, ended: true)
                 try await target.setRouting(of: spec.alias, to: AliasRouting(primary: spec.oldVersion))
                 all[index].finished = (.stopped, why)
+                all[index].servedUntilFinished = await counts(all[index], until: now)
                 emit(now, .rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: why))
                 emit(now, .finished(spec.alias, deploymentId: spec.deploymentId, status: .stopped, version: spec.oldVersion, reason: why))
             default:
@@ -316,11 +320,13 @@ public struct RolloutExecutor: Sendable {
     }
 
     private func counts(_ rollout: Running, until now: Instant) async -> [VersionTraffic] {
-        // Metrics are kept per minute: count from the start of the minute the deployment began in.
+        // Metrics are kept per minute: count from the start of the minute the deployment began in, through the
+        // minute `now` is in (what it holds so far).
         let from = Instant.minutes(rollout.journal.startedAt.minuteIndex)
+        let to = Instant.minutes(now.minuteIndex + 1)
         var result: [VersionTraffic] = []
         for version in [rollout.spec.oldVersion, rollout.spec.newVersion] {
-            result.append(await target.traffic(of: rollout.spec.alias, version: version, from: from, to: now + .seconds(60)))
+            result.append(await target.traffic(of: rollout.spec.alias, version: version, from: from, to: to))
         }
         return result
     }

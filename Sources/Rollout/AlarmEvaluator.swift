@@ -121,11 +121,15 @@ public struct AlarmEvaluator: Sendable, Equatable {
     /// complete period before `now`, oldest first.
     public func periodValues(at now: Instant, count: Int, data: some MetricDataSource) -> [Double?] {
         let minutes = Int64(definition.period / 60)
+        return periodStarts(at: now, count: count).map { value(periodStart: $0, minutes: minutes, data: data) }
+    }
+
+    /// The first minute of each of the `count` periods ending at the last complete period before `now`, oldest first.
+    private func periodStarts(at now: Instant, count: Int) -> [Int64] {
+        let minutes = Int64(definition.period / 60)
         let nowMinute = now.minuteIndex
         let end = (nowMinute >= 0 ? nowMinute / minutes : (nowMinute - minutes + 1) / minutes) * minutes
-        return (0..<count).map { j in
-            value(periodStart: end - Int64(count - j) * minutes, minutes: minutes, data: data)
-        }
+        return (0..<count).map { end - Int64(count - $0) * minutes }
     }
 
     private func statValue(_ stat: MetricStat, periodStart: Int64, minutes: Int64, data: some MetricDataSource) -> Double? {
@@ -154,52 +158,98 @@ public struct AlarmEvaluator: Sendable, Equatable {
     /// Evaluates the alarm at `now`; `previous` is the state `ignore` keeps.
     public func evaluate(at now: Instant, data: some MetricDataSource, previous: AlarmState = .insufficientData) -> AlarmEvaluation {
         let n = definition.evaluationPeriods
-        let range = periodValues(at: now, count: n + Self.extraLookbackPeriods, data: data)
-        return Self.decide(range: range, definition: definition, previous: previous)
+        let count = n + Self.extraLookbackPeriods
+        return Self.decide(range: periodValues(at: now, count: count, data: data), definition: definition, previous: previous,
+                           periodStarts: periodStarts(at: now, count: count))
     }
 
     /// The M-of-N decision over an evaluation range (oldest first, nil = missing); exposed for tests.
-    public static func decide(range: [Double?], definition d: AlarmDefinition, previous: AlarmState) -> AlarmEvaluation {
+    /// `periodStarts` (minute indexes, one per value) put each datapoint's time in the reason, as CloudWatch does.
+    ///
+    /// The reason reads like CloudWatch's `StateReason` ("Threshold Crossed: 1 out of the last 1 datapoint of
+    /// Errors (Sum) [4 (10:00)] was greater than the threshold (0) …"), naming the metric the alarm compares.
+    public static func decide(range: [Double?], definition d: AlarmDefinition, previous: AlarmState,
+                              periodStarts: [Int64] = []) -> AlarmEvaluation {
         let n = d.evaluationPeriods
         let m = d.datapointsToAlarm
-        let real = range.compactMap { $0 }
         let op = d.comparisonOperator.phrase
         let threshold = format(d.threshold)
+        let metric = label(d.metric)
+        let present = range.indices.filter { range[$0] != nil }
+        func breaches(_ index: Int) -> Bool { range[index].map { d.comparisonOperator.breaches($0, d.threshold) } ?? false }
+        func list(_ indices: [Int]) -> String {
+            "[" + indices.map { index in
+                let value = range[index].map(format) ?? "-"
+                return index < periodStarts.count ? "\(value) (\(clockTime(minute: periodStarts[index])))" : value
+            }.joined(separator: ", ") + "]"
+        }
+        func verb(_ count: Int) -> String { count == 1 ? "was" : "were" }
         func result(_ state: AlarmState, _ reason: String) -> AlarmEvaluation {
-            AlarmEvaluation(state: state, reason: reason, datapoints: range)
+            let heading = switch state {
+            case .alarm: "Threshold Crossed"
+            case .ok: "Threshold not crossed"
+            case .insufficientData: "Insufficient Data"
+            }
+            return AlarmEvaluation(state: state, reason: "\(heading): \(reason)", datapoints: range)
+        }
+        let needed = "minimum \(English.count(m, "datapoint")) for OK -> ALARM transition"
+
+        if present.count >= n {
+            let recent = Array(present.suffix(n))
+            let breaching = recent.filter(breaches).count
+            return result(breaching >= m ? .alarm : .ok, "\(breaching) out of the last \(English.count(n, "datapoint")) of \(metric) "
+                + "\(list(recent)) \(verb(breaching)) \(op) the threshold (\(threshold)) (\(needed))")
         }
 
-        if real.count >= n {
-            let recent = Array(real.suffix(n))
-            let breaching = recent.filter { d.comparisonOperator.breaches($0, d.threshold) }.count
-            let list = recent.map(format).joined(separator: ", ")
-            let text = "\(breaching) out of the last \(n) datapoints [\(list)] were \(op) the threshold (\(threshold)) "
-                + "(minimum \(m) datapoints for ALARM)"
-            return result(breaching >= m ? .alarm : .ok, "Threshold \(breaching >= m ? "Crossed" : "not crossed"): \(text)")
-        }
-
-        let breachingReal = real.filter { d.comparisonOperator.breaches($0, d.threshold) }.count
-        let missing = n - real.count
-        let list = range.map { $0.map(format) ?? "-" }.joined(separator: ", ")
-        let base = "\(real.count) of \(n) datapoints present in [\(list)], \(breachingReal) \(op) the threshold (\(threshold)); "
-            + "TreatMissingData \(d.treatMissingData.rawValue)"
+        let breachingReal = present.filter(breaches).count
+        let missing = n - present.count
+        let periods = "in the last \(English.count(range.count, "period")) \(list(Array(range.indices)))"
+        let base = present.isEmpty ? "no datapoint of \(metric) \(periods); "
+            : "\(breachingReal) out of the \(English.count(present.count, "datapoint")) of \(metric) present \(periods) "
+                + "\(verb(breachingReal)) \(op) the threshold (\(threshold)); "
         switch d.treatMissingData {
         case .breaching:
             let breaching = breachingReal + missing
-            return result(breaching >= m ? .alarm : .ok, base + ": \(missing) missing counted as breaching, \(breaching) of \(m) needed")
+            return result(breaching >= m ? .alarm : .ok,
+                          base + "TreatMissingData breaching counts the \(English.count(missing, "missing one")) as breaching (\(needed))")
         case .notBreaching:
-            return result(breachingReal >= m ? .alarm : .ok, base + ": \(missing) missing counted as not breaching, \(breachingReal) of \(m) needed")
+            return result(breachingReal >= m ? .alarm : .ok,
+                          base + "TreatMissingData notBreaching counts the \(English.count(missing, "missing one")) as not breaching (\(needed))")
         case .missing:
-            if real.isEmpty {
-                return result(.insufficientData, "Insufficient Data: no datapoints in the last \(range.count) periods; TreatMissingData missing")
-            }
-            let needed = min(m, real.count)
-            return result(breachingReal >= needed ? .alarm : .ok, base + ": evaluated on the \(real.count) present, \(needed) needed")
+            if present.isEmpty { return result(.insufficientData, base + "TreatMissingData missing") }
+            let lowered = min(m, present.count)
+            return result(breachingReal >= lowered ? .alarm : .ok, base + "TreatMissingData missing judges the present ones alone "
+                + "(minimum \(English.count(lowered, "datapoint")) for OK -> ALARM transition)")
         case .ignore:
-            if breachingReal >= m { return result(.alarm, base + ": \(breachingReal) breaching reach \(m)") }
-            if breachingReal + missing < m { return result(.ok, base + ": \(m) breaching cannot be reached") }
-            return result(previous, base + ": not decidable, keeping \(previous.rawValue)")
+            if breachingReal >= m { return result(.alarm, base + "TreatMissingData ignore (\(needed))") }
+            if breachingReal + missing < m {
+                return result(.ok, base + "TreatMissingData ignore, and \(m) cannot be reached even if the missing ones breach")
+            }
+            return AlarmEvaluation(state: previous, reason: "Unchanged: \(base)TreatMissingData ignore keeps \(previous.rawValue) "
+                + "until \(m) breach or cannot", datapoints: range)
         }
+    }
+
+    /// The metric an alarm compares, as a reason names it: `Errors (Sum)`, or a metric math id with its expression.
+    static func label(_ metric: AlarmMetric) -> String {
+        func stat(_ stat: MetricStat) -> String { "\(stat.metric.metricName) (\(stat.statistic))" }
+        switch metric {
+        case let .metric(single):
+            return stat(single)
+        case let .metricMath(queries):
+            guard let returned = queries.first(where: \.returnData) else { return "the alarm's metric" }
+            switch returned.source {
+            case let .expression(text): return "\(returned.id) = \(text)"
+            case let .metricStat(single): return stat(single)
+            }
+        }
+    }
+
+    /// `HH:mm` (UTC) of a minute index, as a datapoint's time in a reason.
+    static func clockTime(minute: Int64) -> String {
+        let ofDay = ((minute % 1440) + 1440) % 1440
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(two(ofDay / 60)):\(two(ofDay % 60))"
     }
 
     static func format(_ value: Double) -> String {

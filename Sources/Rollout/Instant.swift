@@ -42,7 +42,8 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
         try container.encode(millisecondsSinceEpoch)
     }
 
-    /// ISO 8601 in UTC, reading the epoch as the Unix epoch (`1970-01-01T00:00:00Z`); milliseconds only when not zero.
+    /// ISO 8601 in UTC with milliseconds, reading the epoch as the Unix epoch (`1970-01-01T00:00:00.000Z`): the one
+    /// timestamp format of everything `shift` prints, so JSON consumers parse a single shape.
     public var description: String {
         let ms = millisecondsSinceEpoch
         let msOfDay = ((ms % 86_400_000) + 86_400_000) % 86_400_000
@@ -62,9 +63,8 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         let seconds = msOfDay / 1000
-        var text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
-        if msOfDay % 1000 != 0 { text += "." + pad(msOfDay % 1000, 3) }
-        return text + "Z"
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(seconds / 3600, 2)):\(pad(seconds / 60 % 60, 2)):\(pad(seconds % 60, 2))"
+            + ".\(pad(msOfDay % 1000, 3))Z"
     }
 }
 

@@ -272,8 +272,12 @@ public struct MetricExpression: Sendable, Equatable, Hashable, CustomStringConve
                 case ("IF", 3): return .ifThen(args[0], args[1], args[2])
                 case ("FILL", 2): return .fill(args[0], args[1])
                 case ("ABS", 1): return .abs(args[0])
-                case ("IF", _), ("FILL", _), ("ABS", _):
-                    throw failure("\(word.uppercased()) does not take \(args.count) argument(s)")
+                case ("IF", _):
+                    throw failure("IF takes 2 or 3 arguments, not \(args.count)")
+                case ("FILL", _):
+                    throw failure("FILL takes 2 arguments, not \(args.count)")
+                case ("ABS", _):
+                    throw failure("ABS takes 1 argument, not \(args.count)")
                 default:
                     throw failure("unsupported function \(word)")
                 }

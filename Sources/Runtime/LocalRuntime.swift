@@ -127,12 +127,12 @@ public actor LocalRuntime {
         if let reserved = config.reservedConcurrency, inFlightByFunction[name, default: 0] >= reserved {
             throw RuntimeError(
                 .tooManyRequests,
-                "Rate Exceeded. \(name) has ReservedConcurrentExecutions \(reserved) and \(inFlightByFunction[name, default: 0]) invocations in flight; raise it or retry later.")
+                "Rate Exceeded. \(name) has ReservedConcurrentExecutions \(reserved), and invocations in flight: \(inFlightByFunction[name, default: 0]); raise it or retry later.")
         }
         guard inFlight < options.maximumConcurrency else {
             throw RuntimeError(
                 .tooManyRequests,
-                "Rate Exceeded. \(inFlight) invocations are in flight, the local limit (maximumConcurrency \(options.maximumConcurrency)); \(name):\(config.version) was throttled. Retry later or raise the limit.")
+                "Rate Exceeded. Invocations in flight: \(inFlight), the local limit (maximumConcurrency \(options.maximumConcurrency)); \(name):\(config.version) was throttled. Retry later or raise the limit.")
         }
         inFlight += 1
         inFlightByFunction[name, default: 0] += 1

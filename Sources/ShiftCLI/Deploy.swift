@@ -5,7 +5,7 @@ import Rollout
 import TemplateModel
 
 /// `shift deploy`: publish what the template describes and move each alias's traffic to it safely.
-struct Deploy: AsyncParsableCommand {
+struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish new versions and shift alias traffic to them (Canary, Linear, AllAtOnce), rolling back on alarms.",
         discussion: """
@@ -15,8 +15,8 @@ struct Deploy: AsyncParsableCommand {
         stopped, 1 any other error.
         """)
 
-    @Argument(help: "The SAM template.")
-    var template: String
+    @Argument(help: "The SAM template (template.yml when there is no template.yaml).")
+    var template: String = TemplateFile.defaultPath
 
     @Option(help: "A strategy for every function, overriding DeploymentPreference.Type (e.g. Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce).")
     var strategy: String?
@@ -33,7 +33,7 @@ struct Deploy: AsyncParsableCommand {
     @Flag(help: "Show the plan (versions, changes, schedule, hooks, alarms); publish and change nothing.")
     var dryRun = false
 
-    @Option(help: "text or json (one JSON object a line per event).")
+    @Option(help: "text or json (one JSON object a line per event, the last one run.finished).")
     var output: OutputFormat = .text
 
     @Option(name: .customLong("function"), help: "Deploy only this function (logical id or name); repeatable.")
@@ -83,7 +83,29 @@ struct Deploy: AsyncParsableCommand {
         return duration
     }
 
+    static let jsonStyle = JSONOutput.Style.stream
+
+    /// A deploy that fails before it starts still ends its stream with `run.finished`.
+    static func json(for failure: Failure) -> String {
+        DeploymentRenderer.runFinished(exitCode: failure.exitCode, functions: [], failure: failure)
+    }
+
     func run() async throws {
+        let renderer = DeploymentRenderer(format: output, dryRun: dryRun)
+        let outcome: DeploymentOutcome
+        do {
+            outcome = try await deploy(renderer)
+        } catch {
+            let failure = Shift.failure(error)
+            renderer.finish(exitCode: failure.exitCode, failure: failure)
+            throw ReportedError(underlying: error)
+        }
+        let exitCode: Int32 = outcome.succeeded ? 0 : 3
+        renderer.finish(exitCode: exitCode)
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+
+    private func deploy(_ renderer: DeploymentRenderer) async throws -> DeploymentOutcome {
         let request = DeploymentRequest(
             templatePath: template, strategy: strategy, functions: functions, hookTimeout: try parsedHookTimeout(),
             alarmErrorRate: try alarmErrorRate.map { text throws -> Double in
@@ -98,7 +120,6 @@ struct Deploy: AsyncParsableCommand {
         try TemplateFile.requireCodeFolders(of: loaded.functions.filter { $0.autoPublishAlias != nil }, in: loaded)
         // Read the traffic first: a bad file is reported before anything is published.
         let replay = try traffic.map { try TrafficReplay(path: $0, rate: rate) }
-        let renderer = DeploymentRenderer(format: output)
         let stateDirectory = stateOptions.directory(forTemplate: template)
         let region = loaded.pseudoParameters.region, accountId = loaded.pseudoParameters.accountId
         if dryRun {
@@ -106,7 +127,7 @@ struct Deploy: AsyncParsableCommand {
                 try await target.load(loaded)
                 try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink).dryRun(template: loaded, request: request)
             }
-            return
+            return .nothingToDo
         }
         let target = try await LocalTarget.open(stateDirectory: stateDirectory, region: region, accountId: accountId,
                                                 timeScale: timeScale, routingSeed: seed)
@@ -119,7 +140,7 @@ struct Deploy: AsyncParsableCommand {
                                     executorOptions: .init(reportsProgress: renderer.live), emit: renderer.sink)
             outcome = try await withThrowingTaskGroup(of: DeploymentOutcome?.self) { group in
                 group.addTask {
-                    for await number in Signals.stream() { continuation.yield(.abort(reason: "interrupted by signal \(number)")) }
+                    for await number in Signals.stream() { continuation.yield(.abort(reason: Signals.describe(number))) }
                     return nil
                 }
                 if renderer.live {
@@ -149,6 +170,6 @@ struct Deploy: AsyncParsableCommand {
             throw error
         }
         await target.close()
-        if !outcome.succeeded { throw ExitCode(3) }
+        return outcome
     }
 }

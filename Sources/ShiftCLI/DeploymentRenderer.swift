@@ -1,18 +1,23 @@
 import DeploymentEngine
 import Foundation
 import Rollout
+import Synchronization
 import TemplateModel
 
-/// Renders the engine's event stream for people (readable lines, under them a live status line per alias on a terminal)
-/// or machines (one JSON object a line, `--output json`). Times are the state directory's time base.
+/// Renders the engine's event stream for people (readable lines, under them a live status line per alias on a
+/// terminal) or machines (one JSON object a line, `--output json`, ending with `run.finished`). Times are the state
+/// directory's time base.
 final class DeploymentRenderer: Sendable {
     let format: OutputFormat
     /// A status line per alias is redrawn in place only on a terminal.
     let live: Bool
+    private let run = Mutex(RunRecord())
+    private let dryRun: Bool
 
-    init(format: OutputFormat) {
+    init(format: OutputFormat, dryRun: Bool = false) {
         self.format = format
         self.live = format == .text && Terminal.standard.isLive
+        self.dryRun = dryRun
     }
 
     /// The sink to hand to the engine.
@@ -23,22 +28,48 @@ final class DeploymentRenderer: Sendable {
             if live { Terminal.standard.show(Self.statusLines(rollouts, at: at)) }
             return
         }
-        let (name, alias, fields, text) = Self.describe(event)
+        let (name, alias, fields, described) = Self.describe(event)
+        let repeated = run.withLock { $0.record(event, at: at) }
         switch format {
         case .json:
             var object = fields
             object["event"] = name
-            object["time"] = at.description
+            object["time"] = JSONOutput.time(at)
             if let alias {
                 object["function"] = alias.function
                 object["alias"] = alias.alias
             }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-            write(String(decoding: data, as: UTF8.self) + "\n")
+            write(JSONOutput.line(object))
         case .text:
+            var text = described
+            // The rollback line already gave the reason; the final status does not repeat it.
+            if repeated, case let .finished(_, _, status, _, _) = event { text = "deployment \(status.rawValue)" }
+            guard !text.isEmpty else { return }
             let prefix = alias.map { "\($0) " } ?? ""
             write("\(Self.clockTime(at)) \(prefix)\(text)\n")
         }
+    }
+
+    /// Ends a `--output json` run with its `run.finished` line: the status, the exit code and each alias's outcome.
+    func finish(exitCode: Int32, failure: Failure? = nil) {
+        guard format == .json else { return }
+        let (outcomes, last) = run.withLock { ($0.outcomes, $0.lastInstant) }
+        write(Self.runFinished(exitCode: exitCode, functions: outcomes.map(\.json), failure: failure, dryRun: dryRun,
+                               time: last.map(JSONOutput.time) ?? JSONOutput.wallClock))
+    }
+
+    /// The last line of every `deploy --output json`, also when it failed before anything was deployed.
+    static func runFinished(exitCode: Int32, functions: [[String: Any]], failure: Failure?, dryRun: Bool = false,
+                            time: String = JSONOutput.wallClock) -> String {
+        let status = switch exitCode {
+        case 0: "Succeeded"
+        case 3: functions.contains { $0["status"] as? String == DeploymentStatus.failed.rawValue } ? "Failed" : "Stopped"
+        default: "Error"
+        }
+        var object: [String: Any] = ["event": "run.finished", "time": time, "status": status, "exitCode": exitCode, "functions": functions]
+        if dryRun { object["dryRun"] = true }
+        if let failure { object["error"] = JSONOutput.error(failure) }
+        return JSONOutput.line(object)
     }
 
     /// The JSON event name, its alias, its fields and its text line.
@@ -70,7 +101,7 @@ final class DeploymentRenderer: Sendable {
                     "deployment \(id) \(resumed ? "resumed" : "started"): version \(from) → \(to), \(schedule.name)")
         case let .hookStarted(alias, hook, function, executionId, deadline):
             return ("hook.started", alias,
-                    ["hook": hook.rawValue, "hookFunction": function, "executionId": executionId, "deadline": deadline.description],
+                    ["hook": hook.rawValue, "hookFunction": function, "executionId": executionId, "deadline": JSONOutput.time(deadline)],
                     "\(hook.rawValue) hook \(function) invoked; it must report by \(clockTime(deadline))")
         case let .hookFinished(alias, hook, succeeded, detail):
             var fields: [String: Any] = ["hook": hook.rawValue, "status": succeeded ? "Succeeded" : "Failed"]
@@ -95,10 +126,14 @@ final class DeploymentRenderer: Sendable {
         case let .summary(alias, id, status, from, to, reason, traffic):
             var versions: [String: [String: Int]] = [:]
             for entry in traffic { versions[entry.version] = ["invocations": entry.invocations, "errors": entry.errors] }
+            // A first deployment's summary says nothing the line that created the alias did not.
+            let text = id == nil ? "" : "summary: \(status.rawValue); " + traffic.map {
+                "version \($0.version): \(English.count($0.invocations, "invocation")), \(English.count($0.errors, "error"))"
+            }.joined(separator: "; ")
             return ("deployment.summary", alias,
-                    ["deploymentId": id, "status": status.rawValue, "from": from, "to": to, "reason": reason, "versions": versions],
-                    "summary: \(status.rawValue); " + traffic.map { "version \($0.version): \($0.invocations) invocations, \($0.errors) errors" }
-                        .joined(separator: "; "))
+                    ["deploymentId": id ?? NSNull(), "status": status.rawValue, "from": from ?? NSNull(), "to": to, "reason": reason,
+                     "versions": versions],
+                    text)
         }
     }
 
@@ -107,7 +142,7 @@ final class DeploymentRenderer: Sendable {
             "currentVersion": plan.currentVersion ?? NSNull(), "newVersion": plan.newVersion, "publishes": plan.publishes,
             "codeSha256": plan.codeSha256, "changes": plan.changes, "action": actionText(plan),
             "strategy": plan.schedule.name, "strategySource": plan.scheduleSource,
-            "schedule": zip(plan.schedule.points, plan.timeline).map { ["minute": $0.minute, "percent": $0.percent, "at": $1.description] },
+            "schedule": zip(plan.schedule.points, plan.timeline).map { ["minute": $0.minute, "percent": $0.percent, "at": JSONOutput.time($1)] },
             "hooks": Dictionary(uniqueKeysWithValues: plan.hooks.map { ($0.key.rawValue, $0.value) }), "alarms": plan.alarms,
         ]
     }
@@ -154,8 +189,8 @@ final class DeploymentRenderer: Sendable {
                 line.append(alarm.state.rawValue, alarm.state == .alarm ? .red : (alarm.state == .ok ? .green : .yellow))
             }
             for traffic in rollout.traffic {
-                part("v\(traffic.version) \(traffic.invocations) calls/")
-                line.append("\(traffic.errors) errors", traffic.errors > 0 ? .red : nil)
+                part("v\(traffic.version) \(English.count(traffic.invocations, "call"))/")
+                line.append(English.count(traffic.errors, "error"), traffic.errors > 0 ? .red : nil)
             }
             return line
         }
@@ -179,5 +214,66 @@ final class DeploymentRenderer: Sendable {
     static func minutes(_ duration: Duration) -> String {
         let seconds = max(0, Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
         return seconds >= 60 ? String(format: "%.1f min", seconds / 60) : String(format: "%.0f s", seconds)
+    }
+}
+
+/// What a deploy run did to each alias, gathered from its events for the `run.finished` line.
+private struct RunRecord: Sendable {
+    /// One alias's outcome so far.
+    struct Outcome: Sendable {
+        var alias: AliasRef
+        var status = "InProgress"
+        var version: String?
+        var from: String?
+        var deploymentId: String?
+        var reason: String?
+
+        var json: [String: Any] {
+            var object: [String: Any] = ["function": alias.function, "alias": alias.alias, "status": status, "version": version ?? NSNull()]
+            if let from { object["from"] = from }
+            if let deploymentId { object["deploymentId"] = deploymentId }
+            if let reason { object["reason"] = reason }
+            return object
+        }
+    }
+
+    private(set) var outcomes: [Outcome] = []
+    /// The reason of each alias's rollback, so that its final status need not repeat it.
+    private var rollbackReasons: [AliasRef: String] = [:]
+    private(set) var lastInstant: Instant?
+
+    /// Takes in one event; true when it is a final status whose reason the rollback line already gave.
+    mutating func record(_ event: DeploymentEvent, at: Instant) -> Bool {
+        lastInstant = max(lastInstant ?? at, at)
+        switch event {
+        case .planned(let plan):
+            update(plan.alias) { $0.status = "Planned"; $0.version = plan.newVersion; $0.from = plan.currentVersion }
+        case let .versionPublished(alias, version, _, _):
+            update(alias) { $0.version = version }
+        case let .aliasCreated(alias, version):
+            update(alias) { $0.status = "Created"; $0.version = version }
+        case let .aliasUnchanged(alias, version):
+            update(alias) { $0.status = "Unchanged"; $0.version = version }
+        case let .deploymentStarted(alias, id, from, to, _, _):
+            update(alias) { $0.status = "InProgress"; $0.deploymentId = id; $0.from = from; $0.version = to }
+        case let .rolledBack(alias, _, _, reason):
+            rollbackReasons[alias] = reason
+        case let .finished(alias, id, status, version, reason):
+            update(alias) { $0.status = status.rawValue; $0.deploymentId = id; $0.version = version; $0.reason = reason }
+            return rollbackReasons[alias] == reason
+        default:
+            break
+        }
+        return false
+    }
+
+    private mutating func update(_ alias: AliasRef, _ change: (inout Outcome) -> Void) {
+        if let index = outcomes.firstIndex(where: { $0.alias == alias }) {
+            change(&outcomes[index])
+        } else {
+            var outcome = Outcome(alias: alias)
+            change(&outcome)
+            outcomes.append(outcome)
+        }
     }
 }

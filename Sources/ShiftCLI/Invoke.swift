@@ -17,7 +17,7 @@ struct Invoke: AsyncParsableCommand {
     var function: String
 
     @Option(name: .shortAndLong, help: "The SAM template.")
-    var template: String = "template.yaml"
+    var template: String = TemplateFile.defaultPath
 
     @Option(name: .shortAndLong, help: "The event: a JSON file, or - for stdin (default {}).")
     var event: String?
@@ -83,10 +83,16 @@ struct Invoke: AsyncParsableCommand {
             }
             data = contents
         }
+        // The strict scan names where the text goes wrong (and refuses what Foundation lets pass, such as a trailing
+        // comma, which the function's runtime would refuse); Foundation still checks the encoding.
+        let source = event == "-" ? "<stdin>" : event
+        if let problem = JSONSyntax.firstProblem(in: Array(data)) {
+            throw CLIError("the event is not valid JSON: \(source):\(problem.line):\(problem.column): \(problem.message)")
+        }
         do {
             _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
-            throw CLIError("the event \(event == "-" ? "on stdin" : "'\(event)'") is not valid JSON (\(error.localizedDescription)); Lambda events are JSON")
+            throw CLIError("the event \(source) is not valid JSON (\(error.localizedDescription)); Lambda events are JSON in UTF-8")
         }
         return Array(data)
     }

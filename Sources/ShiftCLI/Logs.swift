@@ -3,10 +3,13 @@ import Foundation
 import Runtime
 
 /// `shift logs`: a function's log lines (group `/aws/lambda/<function>`) from the state folder.
-struct Logs: AsyncParsableCommand {
+struct Logs: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a function's logs (START/END/REPORT and its own lines), optionally following new ones.",
-        discussion: "Each line: the log stream (YYYY/MM/DD/[version]environment), the time (UTC) and the message.")
+        discussion: """
+        Each line: the log stream (YYYY/MM/DD/[version]environment), the time (UTC) and the message; with --output json \
+        one object a line: {"function", "version", "stream", "requestId", "time", "message"}.
+        """)
 
     @Argument(help: "The function's logical id or name.")
     var function: String
@@ -18,7 +21,10 @@ struct Logs: AsyncParsableCommand {
     var follow = false
 
     @Option(name: .shortAndLong, help: "The SAM template (locates the default state folder, maps logical ids).")
-    var template: String = "template.yaml"
+    var template: String = TemplateFile.defaultPath
+
+    @Option(help: "text or json (one JSON object a line).")
+    var output: OutputFormat = .text
 
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var stateOptions: StateOptions
@@ -27,25 +33,15 @@ struct Logs: AsyncParsableCommand {
         guard DurationText.milliseconds(since) != nil else { throw ValidationError("--since must look like 90s, 10m, 2h or 1d") }
     }
 
-    func run() async throws {
-        do {
-            try await show()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("shift logs: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as StateError {
-            FileHandle.standardError.write(Data("shift logs: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        }
-    }
+    static let jsonStyle = JSONOutput.Style.stream
 
-    private func show() async throws {
-        let reference = TemplateFile.functionName(function, template: template, options: templateOptions)
+    func run() async throws {
+        let model = TemplateFile.loadIfPresent(template, options: templateOptions)
+        let reference = TemplateFile.functionName(function, in: model)
         let name = (try? LambdaArn.parseFunctionReference(reference).name) ?? reference
         let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
         defer { try? store.close() }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        try await TemplateFile.requireKnown(name, written: function, store: store, template: model, templatePath: template)
         var cursor = StateClock.peek(directory: stateOptions.directory(forTemplate: template)) - DurationText.milliseconds(since)!
         var seenAtCursor = 0  // lines at exactly `cursor` already printed
         while true {
@@ -54,8 +50,13 @@ struct Logs: AsyncParsableCommand {
             var out = ""
             for (index, record) in records.enumerated() {
                 if index < seenAtCursor && record.timestamp == cursor { continue }
-                let time = formatter.string(from: Date(timeIntervalSince1970: Double(record.timestamp) / 1000))
-                out += "\(record.stream) \(time) \(record.message)\n"
+                let time = JSONOutput.time(milliseconds: record.timestamp)
+                switch output {
+                case .json:
+                    out += JSONOutput.line(["function": name, "version": record.version, "stream": record.stream,
+                                            "requestId": record.requestId ?? NSNull(), "time": time, "message": record.message])
+                case .text: out += "\(record.stream) \(time) \(record.message)\n"
+                }
                 printed += 1
             }
             if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }

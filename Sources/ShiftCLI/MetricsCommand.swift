@@ -3,7 +3,7 @@ import Foundation
 import Runtime
 
 /// `shift metrics`: a function's per-minute AWS/Lambda metrics per executed version, from the state folder.
-struct MetricsCommand: AsyncParsableCommand {
+struct MetricsCommand: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics",
         abstract: "Show a function's per-minute metrics (Invocations, Errors, Throttles, Duration, ConcurrentExecutions) per executed version.",
@@ -19,11 +19,11 @@ struct MetricsCommand: AsyncParsableCommand {
     @Option(help: "How far back: 90s, 15m, 2h, 1d.")
     var since: String = "15m"
 
-    @Option(help: "text or json (one JSON object a line).")
+    @Option(help: "text or json (one object: the function and its datapoints).")
     var output: OutputFormat = .text
 
     @Option(name: .shortAndLong, help: "The SAM template (locates the default state folder, maps logical ids).")
-    var template: String = "template.yaml"
+    var template: String = TemplateFile.defaultPath
 
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var stateOptions: StateOptions
@@ -32,23 +32,15 @@ struct MetricsCommand: AsyncParsableCommand {
         guard DurationText.milliseconds(since) != nil else { throw ValidationError("--since must look like 90s, 15m, 2h or 1d") }
     }
 
-    func run() async throws {
-        do {
-            try await show()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("shift metrics: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as StateError {
-            FileHandle.standardError.write(Data("shift metrics: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        }
-    }
+    static let jsonStyle = JSONOutput.Style.report
 
-    private func show() async throws {
-        let reference = TemplateFile.functionName(function, template: template, options: templateOptions)
+    func run() async throws {
+        let model = TemplateFile.loadIfPresent(template, options: templateOptions)
+        let reference = TemplateFile.functionName(function, in: model)
         let (name, qualifier) = try LambdaArn.parseFunctionReference(reference)
         let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
         defer { try? store.close() }
+        try await TemplateFile.requireKnown(name, written: function, store: store, template: model, templatePath: template)
         let metrics = try MetricsStore(store: store)
         var dimensions = ["FunctionName": name]
         if let qualifier { dimensions["Resource"] = qualifier == "$LATEST" ? name : "\(name):\(qualifier)" }
@@ -67,7 +59,9 @@ struct MetricsCommand: AsyncParsableCommand {
         }
         switch output {
         case .json:
-            for row in rows { print(row.json(function: name, resource: dimensions["Resource"])) }
+            let report: [String: Any] = ["function": name, "resource": dimensions["Resource"] ?? NSNull(), "since": JSONOutput.time(milliseconds: from),
+                                         "datapoints": rows.map(\.json)]
+            print(JSONOutput.report(report))
         case .text:
             guard !rows.isEmpty else {
                 print("no datapoints for \(reference) in the last \(since)")
@@ -136,16 +130,14 @@ struct MetricsCommand: AsyncParsableCommand {
                 + pad(String(throttles), 11) + d.map { pad($0, 9) }.joined() + pad(concurrency.map(String.init) ?? "-", 12)
         }
 
-        func json(function: String, resource: String?) -> String {
+        var json: [String: Any] {
             var object: [String: Any] = [
-                "function": function, "executedVersion": version, "timestamp": timestamp,
+                "executedVersion": version, "timestamp": JSONOutput.time(milliseconds: timestamp),
                 "invocations": invocations, "errors": errors, "throttles": throttles,
             ]
-            if let resource { object["resource"] = resource }
             if let d = duration { object["duration"] = ["avg": d[0], "max": d[1], "p50": d[2], "p90": d[3], "p99": d[4]] }
             if let concurrency { object["concurrentExecutionsMax"] = concurrency }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-            return String(decoding: data, as: UTF8.self)
+            return object
         }
     }
 }

@@ -16,7 +16,7 @@ struct RollbackCommand: AsyncParsableCommand {
     var alias: String?
 
     @Option(name: .shortAndLong, help: "The SAM template.")
-    var template: String = "template.yaml"
+    var template: String = TemplateFile.defaultPath
 
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var stateOptions: StateOptions

@@ -5,18 +5,18 @@ import Runtime
 import TemplateModel
 
 /// `shift serve`: every function of the template behind a local Lambda Invoke API (and CodeDeploy's hook call).
-struct Serve: AsyncParsableCommand {
+struct Serve: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the template's functions through a local Lambda Invoke API.",
         discussion: """
-        Prints `listening on http://HOST:PORT` once bound. Point AWS SDKs and the AWS CLI at it with \
+        Prints `listening on http://HOST:PORT` once bound (with --output json: a serve.listening line with its url). Point AWS SDKs and the AWS CLI at it with \
         --endpoint-url (any credentials); functions get it as AWS_ENDPOINT_URL_LAMBDA and \
         AWS_ENDPOINT_URL_CODEDEPLOY. Versions, aliases, metrics and logs persist in the state folder. \
         SIGINT/SIGTERM stop the server and every function process, and save metrics and logs.
         """)
 
     @Option(name: .shortAndLong, help: "The SAM template.")
-    var template: String = "template.yaml"
+    var template: String = TemplateFile.defaultPath
 
     @Option(help: "The address to listen on.")
     var host: String = "127.0.0.1"
@@ -27,8 +27,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Run the service clock (metric periods, retry backoffs) this many times faster than real time.")
     var timeScale: Double = 1
 
+    @Option(help: "text or json (one JSON object a line: serve.listening, warning, serve.stopping, serve.stopped).")
+    var output: OutputFormat = .text
+
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var stateOptions: StateOptions
+
+    static let jsonStyle = JSONOutput.Style.stream
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
@@ -36,26 +41,12 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        do {
-            try await serve()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("shift serve: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as StateError {
-            FileHandle.standardError.write(Data("shift serve: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as RuntimeError {
-            FileHandle.standardError.write(Data("shift serve: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        }
-    }
-
-    private func serve() async throws {
         let loaded = try TemplateFile.loadOrFail(template, options: try templateOptions.loadOptions())
         let stateDirectory = stateOptions.directory(forTemplate: template)
         let (definitions, skipped) = ServiceSetup.definitions(template: loaded, stateDirectory: stateDirectory)
         for (function, reason) in skipped.sorted(by: { $0.key < $1.key }) {
             FileHandle.standardError.write(Data("warning: \(function) is not served: \(reason)\n".utf8))
+            if output == .json { emit("warning", ["function": function, "message": "\(function) is not served: \(reason)"]) }
         }
         let stack = try await ServiceSetup.open(
             definitions: definitions, stateDirectory: stateDirectory, region: loaded.pseudoParameters.region,
@@ -72,7 +63,10 @@ struct Serve: AsyncParsableCommand {
         let reachable = (host == "0.0.0.0" || host == "::") ? "http://127.0.0.1:\(server.port)" : server.url
         await stack.service.setEndpoint(reachable, region: loaded.pseudoParameters.region)
         let signals = Signals.stream()  // handlers in place before anyone learns the address
-        FileHandle.standardOutput.write(Data("listening on \(server.url)\n".utf8))
+        switch output {
+        case .json: emit("serve.listening", ["url": server.url, "functions": definitions.map(\.name), "stateDir": stateDirectory.path], clock: stack.clock)
+        case .text: FileHandle.standardOutput.write(Data("listening on \(server.url)\n".utf8))
+        }
         FileHandle.standardError.write(Data("serving \(definitions.map(\.name).joined(separator: ", ")) (state: \(stateDirectory.path))\n".utf8))
 
         let runtime = stack.runtime
@@ -90,7 +84,8 @@ struct Serve: AsyncParsableCommand {
             }
             group.addTask { await stack.logs.run(every: .milliseconds(250)) }
             for await number in signals {
-                FileHandle.standardError.write(Data("shift serve: stopping (signal \(number)), shutting functions down…\n".utf8))
+                FileHandle.standardError.write(Data("shift serve: \(Signals.describe(number)), shutting functions down…\n".utf8))
+                if output == .json { emit("serve.stopping", ["reason": Signals.describe(number)], clock: stack.clock) }
                 break
             }
             await server.closeListener()
@@ -98,7 +93,17 @@ struct Serve: AsyncParsableCommand {
             await runtime.shutdown()
             group.cancelAll()
         }
+        let clock = stack.clock
         await stack.close()
         FileHandle.standardError.write(Data("shift serve: stopped\n".utf8))
+        if output == .json { emit("serve.stopped", [:], clock: clock) }
+    }
+
+    /// One line of the `--output json` stream, at `clock`'s now (the state folder's time base) once the service runs.
+    private func emit(_ event: String, _ fields: [String: Any], clock: (any RuntimeClock)? = nil) {
+        var object = fields
+        object["event"] = event
+        object["time"] = clock.map { JSONOutput.time(milliseconds: $0.nowMilliseconds) } ?? JSONOutput.wallClock
+        FileHandle.standardOutput.write(Data(JSONOutput.line(object).utf8))
     }
 }

@@ -18,9 +18,13 @@ struct Shift: AsyncParsableCommand {
         return invoked == "shiftctl" ? "shiftctl" : "shift"
     }()
 
+    /// The version `shift --version` prints.
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: name,
         abstract: "Safe serverless releases, run locally: SAM templates, a Lambda-compatible runtime and CodeDeploy-style rollouts.",
+        version: version,
         subcommands: [Validate.self, Invoke.self, Deploy.self, Status.self, RollbackCommand.self, Serve.self, MetricsCommand.self,
                       Logs.self])
 
@@ -30,27 +34,54 @@ struct Shift: AsyncParsableCommand {
         let level = ProcessInfo.processInfo.environment["SHIFT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { _ in CLILogHandler(level: level) }
         if let message = unknownCommandMessage(Array(CommandLine.arguments.dropFirst())) {
-            FileHandle.standardError.write(Data("\(name): error: \(message)\n".utf8))
-            Foundation.exit(1)
+            report(CLIError(message), command: nil)
         }
+        var parsed: (any ParsableCommand)?
         do {
             // Whatever ends the command, its output and errors stay on screen, not a stale status block.
             defer { Terminal.standard.show([]) }
             var command = try parseAsRoot()
+            parsed = command
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
         } catch {
-            // The one error-reporting path: errors a user can act on are one line on stderr and exit 1.
-            if let message = Self.userMessage(error) {
-                let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }.map { " \($0)" } ?? ""
-                FileHandle.standardError.write(Data("\(name)\(command): error: \(message)\n".utf8))
-                Foundation.exit(1)
-            }
-            exit(withError: error)
+            report(error, command: parsed)
         }
+    }
+
+    /// The one error-reporting path: one message on stderr and exit 1; under `--output json` the failure is
+    /// also JSON on stdout, in the command's style (deploy's `run.finished`, a stream's last line, a report).
+    static func report(_ error: any Error, command: (any ParsableCommand)?) -> Never {
+        var error = error
+        var json = jsonCommand(command)
+        if let reported = error as? ReportedError {
+            error = reported.underlying
+            json = nil
+        }
+        // The command already said why (a rolled-back deployment, an invalid template's report).
+        if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
+        // --help and --version.
+        if exitCode(for: error) == .success { exit(withError: error) }
+        let failure = failure(error)
+        if userMessage(error) != nil {
+            let names = configuration.subcommands.map { $0._commandName }
+            let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }.flatMap { names.contains($0) ? " \($0)" : nil } ?? ""
+            FileHandle.standardError.write(Data("\(Self.name)\(command): error: \(failure.message)\n".utf8))
+        } else {
+            // A usage error: the parser's message with the usage it refers to.
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+        }
+        if let json { FileHandle.standardOutput.write(Data(json.json(for: failure).utf8)) }
+        Foundation.exit(failure.exitCode)
+    }
+
+    /// What a failure says, for the text and the JSON of the error path.
+    static func failure(_ error: any Error) -> Failure {
+        if let error = error as? CLIError { return Failure(message: error.message, diagnostics: error.diagnostics) }
+        return Failure(message: userMessage(error) ?? message(for: error))
     }
 
     /// "Did you mean" for a first argument that names no command (ArgumentParser would only call it unexpected).
@@ -71,5 +102,19 @@ struct Shift: AsyncParsableCommand {
         case let error as RuntimeError: error.message
         default: nil
         }
+    }
+
+    /// The command whose `--output json` was asked for: the parsed one, or when parsing failed, the subcommand
+    /// named on the command line if `--output json` is among its arguments.
+    private static func jsonCommand(_ command: (any ParsableCommand)?) -> (any JSONOutputCommand.Type)? {
+        if let command {
+            guard let command = command as? any JSONOutputCommand, command.output == .json else { return nil }
+            return type(of: command)
+        }
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard let name = arguments.first(where: { !$0.hasPrefix("-") }),
+              let type = configuration.subcommands.first(where: { $0._commandName == name }) as? any JSONOutputCommand.Type else { return nil }
+        let asksForJSON = arguments.contains("--output=json") || zip(arguments, arguments.dropFirst()).contains { $0 == "--output" && $1 == "json" }
+        return asksForJSON ? type : nil
     }
 }

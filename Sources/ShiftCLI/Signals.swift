@@ -16,13 +16,22 @@ enum Signals {
         }
     }
 
+    /// What a signal means to the person who sent it: "interrupted (Ctrl-C)", "terminated (SIGTERM)".
+    static func describe(_ number: Int32) -> String {
+        switch number {
+        case SIGINT: "interrupted (Ctrl-C)"
+        case SIGTERM: "terminated (SIGTERM)"
+        default: "stopped by signal \(number)"
+        }
+    }
+
     /// Runs `body`; on SIGINT/SIGTERM runs `cleanup` and exits with 128+signal, as a shell expects.
     static func run<T: Sendable>(cleanup: @escaping @Sendable () async -> Void, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
                 for await number in stream() {
-                    FileHandle.standardError.write(Data("\nshift: stopping (signal \(number)), shutting functions down…\n".utf8))
+                    FileHandle.standardError.write(Data("\nshift: \(describe(number)), shutting functions down…\n".utf8))
                     await cleanup()
                     exit(128 + number)
                 }

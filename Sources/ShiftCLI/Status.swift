@@ -1,32 +1,25 @@
 import ArgumentParser
 import Foundation
+import Rollout
 import Runtime
 
 /// `shift status`: versions, aliases and deployments in the state directory (read without the lock).
-struct Status: AsyncParsableCommand {
+struct Status: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show published versions, aliases and deployments (also while a deployment runs, or after one was killed).")
 
     @Option(name: .shortAndLong, help: "The SAM template (its folder holds the default state directory).")
-    var template: String = "template.yaml"
+    var template: String = TemplateFile.defaultPath
 
     @OptionGroup var stateOptions: StateOptions
 
     @Option(help: "text or json.")
     var output: OutputFormat = .text
 
+    static let jsonStyle = JSONOutput.Style.report
+
     func run() async throws {
-        let directory = stateOptions.directory(forTemplate: template)
-        let store: StateStore
-        do {
-            store = try await StateDirectory.openReadOnly(directory)
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("shift status: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as StateError {
-            FileHandle.standardError.write(Data("shift status: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        }
+        let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
         defer { try? store.close() }
         var functions: [[String: Any]] = []
         var lines: [String] = []
@@ -38,7 +31,7 @@ struct Status: AsyncParsableCommand {
                 "Versions": versions.map { version -> [String: Any] in
                     ["Version": version.versionString, "CodeSha256": version.codeSha256, "Description": version.description,
                      "Runtime": version.configuration.runtime, "MemorySize": version.configuration.memorySize,
-                     "LastModified": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(version.publishedAt) / 1000))]
+                     "LastModified": JSONOutput.time(milliseconds: version.publishedAt)]
                 },
                 "Aliases": aliases.map { (try? JSONSerialization.jsonObject(with: $0.jsonData())) ?? [:] },
             ])
@@ -52,25 +45,34 @@ struct Status: AsyncParsableCommand {
         let deploymentObjects = deployments.map { record -> [String: Any] in
             ["DeploymentId": record.id, "FunctionName": record.functionName, "Alias": record.aliasName, "Status": record.status,
              "CurrentVersion": record.currentVersion.map(String.init) ?? NSNull(), "TargetVersion": String(record.targetVersion),
-             "Reason": record.reason ?? NSNull(), "StartedAt": Self.iso(record.startedAt), "EndedAt": record.endedAt.map(Self.iso) ?? NSNull()]
+             "Reason": record.reason ?? NSNull(), "StartedAt": JSONOutput.time(milliseconds: record.startedAt),
+             "EndedAt": record.endedAt.map { JSONOutput.time(milliseconds: $0) } ?? NSNull()]
         }
         switch output {
         case .json:
-            let data = try JSONSerialization.data(withJSONObject: ["functions": functions, "deployments": deploymentObjects],
-                                                  options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            print(String(decoding: data, as: UTF8.self))
+            print(JSONOutput.report(["functions": functions, "deployments": deploymentObjects]))
         case .text:
             if lines.isEmpty { lines.append("no functions published yet") }
             if !deployments.isEmpty { lines.append("deployments (newest first):") }
             for record in deployments.prefix(20) {
                 let from = record.currentVersion.map(String.init) ?? "-"
-                lines.append("  \(record.id.prefix(8)) \(record.functionName):\(record.aliasName) \(from) → \(record.targetVersion) \(record.status)\(record.reason.map { ": \($0)" } ?? "")")
+                lines.append("  \(record.id.prefix(8)) \(record.functionName):\(record.aliasName) \(from) → \(record.targetVersion) \(record.status) "
+                    + "\(Self.period(record.startedAt, record.endedAt))\(record.reason.map { ": \($0)" } ?? "")")
             }
             print(lines.joined(separator: "\n"))
         }
     }
 
-    static func iso(_ milliseconds: Int64) -> String {
-        ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+    /// When a deployment ran, on the time base, to the second: `2026-04-12 10:00:00 – 10:05:02 UTC`, or `since …` while it runs.
+    static func period(_ started: Int64, _ ended: Int64?) -> String {
+        func seconds(_ milliseconds: Int64) -> String {
+            let text = JSONOutput.time(milliseconds: milliseconds)
+            return String(text.prefix(10)) + " " + String(text.dropFirst(11).prefix(8))
+        }
+        let start = seconds(started)
+        guard let ended else { return "(since \(start) UTC)" }
+        let end = seconds(ended)
+        // The same day is not written twice.
+        return "(\(start) – \(end.hasPrefix(start.prefix(10)) ? String(end.dropFirst(11)) : end) UTC)"
     }
 }

@@ -6,6 +6,12 @@ import TemplateModel
 
 /// Reads a template from disk and hands it to the pure loader.
 enum TemplateFile {
+    /// The template a command reads when none is named: `template.yaml`, else `template.yml` if only that exists, as SAM CLI looks.
+    static var defaultPath: String {
+        let fileManager = FileManager.default
+        return !fileManager.fileExists(atPath: "template.yaml") && fileManager.fileExists(atPath: "template.yml") ? "template.yml" : "template.yaml"
+    }
+
     static func load(_ path: String, options: LoadOptions) throws -> LoadResult {
         let url = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
@@ -38,7 +44,9 @@ extension TemplateFile {
         if let model = result.partialTemplate { diagnostics += ScheduleCheck.schedules(for: model, adding: deploymentConfigs).diagnostics }
         DiagnosticPrinter.print(diagnostics.filter { $0.severity == .error })
         guard let template = result.template, !diagnostics.hasErrors else {
-            throw CLIError("\(path) is not a valid template (\(diagnostics.filter { $0.severity == .error }.count) error(s) above); `shift validate \(path)` shows the details")
+            let errors = diagnostics.filter { $0.severity == .error }
+            throw CLIError("\(path) is not a valid template (\(English.count(errors.count, "error")) above); `shift validate \(path)` shows the details",
+                           diagnostics: errors)
         }
         return template
     }
@@ -64,12 +72,26 @@ enum DiagnosticPrinter {
 }
 
 extension TemplateFile {
-    /// A function's local name from a logical id or name, using the template when it can be read.
-    static func functionName(_ reference: String, template: String, options: TemplateOptions) -> String {
-        guard FileManager.default.fileExists(atPath: template),
-              let loaded = try? TemplateFile.load(template, options: try options.loadOptions()).template else { return reference }
+    /// The template when it can be read, for commands that only use it to map logical ids to names.
+    static func loadIfPresent(_ path: String, options: TemplateOptions) -> Template? {
+        guard FileManager.default.fileExists(atPath: path), let loadOptions = try? options.loadOptions() else { return nil }
+        return try? TemplateFile.load(path, options: loadOptions).template
+    }
+
+    /// A function's local name from a logical id or name (with its qualifier, if any).
+    static func functionName(_ reference: String, in template: Template?) -> String {
         let (name, qualifier) = (try? LambdaArn.parseFunctionReference(reference)) ?? (reference, nil)
-        guard let function = loaded.function(named: name) else { return reference }
+        guard let function = template?.function(named: name) else { return reference }
         return qualifier.map { "\(function.functionName):\($0)" } ?? function.functionName
+    }
+
+    /// Fails, naming the functions there are, when neither the state folder nor the template knows `name`.
+    static func requireKnown(_ name: String, written: String, store: StateStore, template: Template?, templatePath: String) async throws {
+        var known = Set(try await store.listFunctions())
+        known.formUnion(template?.functions.map(\.functionName) ?? [])
+        guard !known.contains(name) else { return }
+        let suggestion = NameSuggestion.closest(to: name, in: known.sorted()).map { "did you mean \($0)? " } ?? ""
+        let list = known.isEmpty ? "none has run or been deployed yet" : "known: \(known.sorted().joined(separator: ", "))"
+        throw CLIError("no function '\(written)' in \(template == nil ? "the state folder" : "\(templatePath) or the state folder"); \(suggestion)\(list)")
     }
 }

@@ -99,9 +99,13 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case json
 }
 
-/// A failure the CLI reports as one message and exit code 1.
+/// A failure the CLI reports as one message and exit code 1; a template's errors come with their locations.
 struct CLIError: Error, CustomStringConvertible {
     var message: String
+    var diagnostics: [Diagnostic]
     var description: String { message }
-    init(_ message: String) { self.message = message }
+    init(_ message: String, diagnostics: [Diagnostic] = []) {
+        self.message = message
+        self.diagnostics = diagnostics
+    }
 }

@@ -5,19 +5,21 @@ import Rollout
 import TemplateModel
 
 /// `shift validate`: reads a template and reports what it holds or what is wrong with it.
-struct Validate: AsyncParsableCommand {
+struct Validate: AsyncParsableCommand, JSONOutputCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a SAM template and show the functions, layers and alarms it defines.",
         discussion: "Exit status: 0 valid (warnings allowed), 1 invalid. Errors go to stderr as path:line:column: error: message.")
 
-    @Argument(help: "The SAM template (YAML or JSON).")
-    var template: String
+    @Argument(help: "The SAM template, YAML or JSON (template.yml when there is no template.yaml).")
+    var template: String = TemplateFile.defaultPath
 
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var deploymentConfigOptions: DeploymentConfigOptions
 
     @Option(name: .long, help: "text or json (one object on stdout).")
     var output: OutputFormat = .text
+
+    static let jsonStyle = JSONOutput.Style.report
 
     func run() async throws {
         let result = try TemplateFile.load(template, options: try templateOptions.loadOptions())
@@ -41,7 +43,7 @@ struct Validate: AsyncParsableCommand {
                 print(ValidateReport.text(model, schedules: schedules, diagnostics: diagnostics))
             } else {
                 let errors = diagnostics.filter { $0.severity == .error }.count
-                FileHandle.standardError.write(Data("\(template): invalid, \(errors) error(s)\n".utf8))
+                FileHandle.standardError.write(Data("\(template): invalid, \(English.count(errors, "error"))\n".utf8))
             }
         }
         if !valid { throw ExitCode(1) }

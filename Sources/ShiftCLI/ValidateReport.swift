@@ -8,10 +8,7 @@ enum ValidateReport {
     static func json(template: Template?, schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) -> String {
         var object: [String: Any] = [
             "valid": template != nil,
-            "diagnostics": diagnostics.map { diagnostic -> [String: Any] in
-                ["severity": diagnostic.severity.rawValue, "file": diagnostic.location.file, "line": diagnostic.location.line,
-                 "column": diagnostic.location.column, "message": diagnostic.message]
-            },
+            "diagnostics": diagnostics.map(JSONOutput.diagnostic),
         ]
         if let template {
             object["functions"] = template.functions.map { functionJSON($0, template: template, schedule: schedules[$0.logicalId]) }
@@ -29,7 +26,7 @@ enum ValidateReport {
             object["outputs"] = template.outputs.mapValues(\.jsonObject)
             object["stackName"] = template.pseudoParameters.stackName
         }
-        return serialize(object)
+        return JSONOutput.report(object)
     }
 
     static func functionJSON(_ function: Function, template: Template, schedule: TrafficSchedule?) -> [String: Any] {
@@ -75,15 +72,11 @@ enum ValidateReport {
         value.rounded() == value ? Int(value) as Any : value as Any
     }
 
-    static func serialize(_ object: Any) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-
     static func text(_ template: Template, schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) -> String {
         var lines: [String] = []
         let warnings = diagnostics.filter { $0.severity == .warning }.count
-        lines.append("\(template.path): valid, \(template.functions.count) function(s), \(template.layers.count) layer(s), \(template.alarms.count) alarm(s)\(warnings > 0 ? ", \(warnings) warning(s)" : "")")
+        lines.append("\(template.path): valid, \(English.count(template.functions.count, "function")), \(English.count(template.layers.count, "layer")), "
+            + "\(English.count(template.alarms.count, "alarm"))\(warnings > 0 ? ", \(English.count(warnings, "warning"))" : "")")
         for function in template.functions {
             var line = "  \(function.logicalId) (\(function.runtime ?? function.packageType))"
             if let alias = function.autoPublishAlias { line += " alias \(alias)" }

@@ -157,7 +157,8 @@ final class Resolver {
                 return .null
             }
             guard list.indices.contains(index) else {
-                problem("Fn::Select index \(index) is out of range: the list has \(list.count) item(s)", at: items[0].location)
+                problem("Fn::Select index \(index) is out of range: " + (list.isEmpty ? "the list is empty" : "the indexes are 0…\(list.count - 1)"),
+                        at: items[0].location)
                 return .null
             }
             return list[index]

@@ -170,7 +170,7 @@ extension TemplateBuilder {
         switch result {
         case .timeBasedCanary(let percent, let interval), .timeBasedLinear(let percent, let interval):
             if !(percent > 0 && percent <= 100) || interval < 1 {
-                error("deployment config '\(id)' shifts \(TemplateValue.format(percent)) % every \(interval) minute(s); the percentage must be in (0, 100] and the interval at least 1 minute", at: routingNode.location)
+                error("deployment config '\(id)' shifts \(TemplateValue.format(percent)) % every \(interval) min; the percentage must be in (0, 100] and the interval at least 1 minute", at: routingNode.location)
             }
         case .allAtOnce: break
         }

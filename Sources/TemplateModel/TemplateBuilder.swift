@@ -233,10 +233,10 @@ struct TemplateBuilder {
                 }
             }
             if let minimum = definition["MinLength"]?.scalar.flatMap(Int.init), item.count < minimum {
-                sink.error("parameter '\(name)' is \(item.count) characters long, shorter than its MinLength \(minimum)", at: location)
+                sink.error("parameter '\(name)' has length \(item.count), shorter than its MinLength \(minimum)", at: location)
             }
             if let maximum = definition["MaxLength"]?.scalar.flatMap(Int.init), item.count > maximum {
-                sink.error("parameter '\(name)' is \(item.count) characters long, longer than its MaxLength \(maximum)", at: location)
+                sink.error("parameter '\(name)' has length \(item.count), longer than its MaxLength \(maximum)", at: location)
             }
         }
     }

@@ -56,9 +56,11 @@ struct BenchRollout: AsyncParsableCommand {
         }
         let s = summary!
         let engine = Measure.median(engineTimes), floor = Measure.median(floorTimes)
-        print("bench rollout: \(strategy), \(invocations) invocations over \(minutes) virtual minutes, seed \(seed), \(repeats) runs")
+        print("bench rollout: \(strategy), \(English.count(invocations, "invocation")) over \(English.count(minutes, "virtual minute")), "
+            + "seed \(seed), \(English.count(repeats, "run"))")
         print("result: \(s.status) — \(s.reason)")
-        print("traffic: new version served \(s.newInvocations) invocations (\(s.newErrors) errors), old \(s.oldInvocations) (\(s.oldErrors) errors); \(s.weightChanges) weight changes")
+        print("traffic: new version served \(English.count(s.newInvocations, "invocation")) (\(English.count(s.newErrors, "error"))), "
+            + "old \(s.oldInvocations) (\(English.count(s.oldErrors, "error"))); \(English.count(s.weightChanges, "weight change"))")
         print("floor (traffic only, no engine): median \(Measure.format(floor)) ms")
         print("engine (RolloutExecutor on a manual clock): median \(Measure.format(engine)) ms, \(Measure.format(engine / floor)) × the floor")
     }

@@ -47,7 +47,21 @@ struct AlarmDecisionTests {
         // Missing points are skipped when enough real ones remain in the range (TreatMissingData unused).
         let skip = AlarmEvaluator.decide(range: [6, 7, nil, 1, nil], definition: errorsAlarm(n: 3, m: 2, missing: .notBreaching, threshold: 5), previous: .ok)
         #expect(skip.state == .alarm)
-        #expect(skip.reason == "Threshold Crossed: 2 out of the last 3 datapoints [6, 7, 1] were greater than the threshold (5) (minimum 2 datapoints for ALARM)")
+        #expect(skip.reason == "Threshold Crossed: 2 out of the last 3 datapoints of Errors (Sum) [6, 7, 1] were greater than the threshold (5) (minimum 2 datapoints for OK -> ALARM transition)")
+    }
+
+    /// A CloudWatch user reads the reason as CloudWatch's StateReason: the metric, each datapoint with its time, one number, one verb.
+    @Test func reasonNamesTheMetricAndTheTimeOfEachDatapoint() throws {
+        var store = MetricStore()
+        store.record(fnErrors, value: 4, at: at(9, 10))  // 1970-01-12T13:56:10Z
+        let evaluation = try AlarmEvaluator(errorsAlarm(n: 1)).evaluate(at: at(10, 30), data: store)
+        #expect(evaluation.state == .alarm)
+        #expect(evaluation.reason == "Threshold Crossed: 1 out of the last 1 datapoint of Errors (Sum) [4 (13:56)] was greater than the threshold (0) (minimum 1 datapoint for OK -> ALARM transition)")
+        let rate = try AlarmEvaluator(.errorRate(above: 10, functionName: "fn", newVersion: "2"))
+        #expect(rate.evaluate(at: at(10, 30), data: store).reason.contains("of rate = FILL(errors, 0) / invocations * 100"))
+        let missing = AlarmEvaluator.decide(range: [nil, nil, 9, nil, nil], definition: errorsAlarm(n: 3, m: 3, missing: .breaching, threshold: 5),
+                                            previous: .ok)
+        #expect(missing.reason == "Threshold Crossed: 1 out of the 1 datapoint of Errors (Sum) present in the last 5 periods [-, -, 9, -, -] was greater than the threshold (5); TreatMissingData breaching counts the 2 missing ones as breaching (minimum 3 datapoints for OK -> ALARM transition)")
     }
 
     @Test func shortfallIsFilledPerTreatment() {

@@ -312,10 +312,10 @@ struct RolloutPromoteAndInstantTests {
     }
 
     @Test func instantsPrintAsUTC() {
-        #expect(Instant.zero.description == "1970-01-01T00:00:00Z")
+        #expect(Instant.zero.description == "1970-01-01T00:00:00.000Z")
         #expect(Instant(millisecondsSinceEpoch: 1_764_079_500_123).description == "2025-11-25T14:05:00.123Z")
-        #expect(Instant(millisecondsSinceEpoch: 951_782_400_000).description == "2000-02-29T00:00:00Z")
-        #expect(Instant(millisecondsSinceEpoch: -1000).description == "1969-12-31T23:59:59Z")
+        #expect(Instant(millisecondsSinceEpoch: 951_782_400_000).description == "2000-02-29T00:00:00.000Z")
+        #expect(Instant(millisecondsSinceEpoch: -1000).description == "1969-12-31T23:59:59.000Z")
         #expect(Instant.minutes(1).minuteIndex == 1)
         #expect(Instant(millisecondsSinceEpoch: -1).minuteIndex == -1)
     }

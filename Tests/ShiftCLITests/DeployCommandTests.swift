@@ -181,6 +181,10 @@ struct DeployCommandTests {
         #expect((versions?["2"]?["errors"] ?? 0) > 0)
         #expect(versions?["1"]?["errors"] == 0)
         #expect((try app.status()["deployments"] as? [[String: Any]])?.first?["Status"] as? String == "Failed")
+        let finished = try #require(run.events.last)
+        #expect(finished["event"] as? String == "run.finished" && finished["status"] as? String == "Failed" && finished["exitCode"] as? Int == 3)
+        let function = (finished["functions"] as? [[String: Any]])?.first
+        #expect(function?["status"] as? String == "Failed" && function?["version"] as? String == "1", "\(finished)")
     }
 
     @Test func errorRateFlagRollsBackWithoutATemplateAlarm() throws {
@@ -275,5 +279,9 @@ struct DeployInterruptTests {
         #expect(events.contains { $0["event"] as? String == "deployment.stopped" })
         #expect(try app.alias()?["FunctionVersion"] as? String == "1")
         #expect((try app.status()["deployments"] as? [[String: Any]])?.first?["Status"] as? String == "Stopped")
+        let stopped = events.first { $0["event"] as? String == "deployment.stopped" }
+        #expect((stopped?["reason"] as? String)?.hasPrefix("stopped: interrupted (Ctrl-C);") == true, "\(String(describing: stopped))")
+        let last = events.last
+        #expect(last?["event"] as? String == "run.finished" && last?["status"] as? String == "Stopped" && last?["exitCode"] as? Int == 3)
     }
 }

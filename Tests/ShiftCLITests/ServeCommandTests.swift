@@ -186,16 +186,20 @@ struct ServeCommandTests {
         let split = counts.split(whereSeparator: \.isWhitespace).compactMap { Int($0) }
         #expect(split.count == 2 && split.reduce(0, +) == 60)
 
-        let metrics = try CLI.run(["metrics", "echo:live", "--output", "json", "--state-dir", state], in: folder)
-        #expect(metrics.status == 0, "\(metrics.stderr)")
-        let rows = metrics.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        // One report object: the function, the resource, and its datapoints.
+        func datapoints(_ arguments: [String]) throws -> (report: [String: Any], rows: [[String: Any]]) {
+            let result = try CLI.run(["metrics"] + arguments + ["--output", "json", "--state-dir", state], in: folder)
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]) ?? [:]
+            return (report, report["datapoints"] as? [[String: Any]] ?? [])
+        }
+        let (metrics, rows) = try datapoints(["echo:live"])
         func sum(_ version: String) -> Int { rows.filter { $0["executedVersion"] as? String == version }.reduce(0) { $0 + ($1["invocations"] as? Int ?? 0) } }
         #expect(sum("1") == split[0])
         #expect(sum("2") == split[1])
         #expect(sum("*") == 60)
-        #expect(rows.allSatisfy { $0["resource"] as? String == "echo:live" })
-        let all = try CLI.run(["metrics", "echo", "--output", "json", "--state-dir", state], in: folder)
-        let allRows = all.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(metrics["resource"] as? String == "echo:live" && metrics["function"] as? String == "echo")
+        let allRows = try datapoints(["echo"]).rows
         #expect(allRows.filter { $0["executedVersion"] as? String == "*" }.reduce(0) { $0 + ($1["invocations"] as? Int ?? 0) } == 65)
         let text = try CLI.run(["metrics", "Echo", "--state-dir", state], in: folder)
         #expect(text.stdout.hasPrefix("VERSION   MINUTE (UTC)"))

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// A running `shift serve` process: started on port 0, its URL read from its first stdout line.
+/// A running `shift serve` process: started on port 0, its URL read from its first stdout line (text or `--output json`).
 final class ServeProcess: @unchecked Sendable {
     let process = Process()
     private(set) var url = ""
@@ -35,8 +35,8 @@ final class ServeProcess: @unchecked Sendable {
                 stdoutText += String(decoding: data, as: UTF8.self)
                 let text = stdoutText
                 lock.unlock()
-                if url.isEmpty, let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
-                    url = String(line.dropFirst("listening on ".count))
+                if url.isEmpty, let address = Self.listeningURL(text) {
+                    url = address
                     port = Int(url.split(separator: ":").last ?? "") ?? 0
                     started.signal()
                 }
@@ -50,6 +50,22 @@ final class ServeProcess: @unchecked Sendable {
     }
 
     var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    var stdout: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return stdoutText
+    }
+
+    /// The URL of `listening on URL`, or of the `serve.listening` JSON line.
+    private static func listeningURL(_ text: String) -> String? {
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("listening on ") { return String(line.dropFirst("listening on ".count)) }
+            if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+               object["event"] as? String == "serve.listening" { return object["url"] as? String }
+        }
+        return nil
+    }
 
     /// The function processes (children) running now.
     var childPids: [Int32] {

@@ -6,7 +6,7 @@ struct ValidateCommandTests {
     @Test func bundledExampleIsValid() throws {
         let result = try CLI.run(["validate", "examples/greeter/template.yaml"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("valid, 3 function(s)"))
+        #expect(result.stdout.contains("valid, 3 functions, 0 layers, 1 alarm"), "\(result.stdout)")
         #expect(result.stdout.contains("Canary10Percent5Minutes [0m→10% 5m→100%]"))
     }
 
