@@ -29,18 +29,6 @@ struct Invoke: AsyncParsableCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func run() async throws {
-        do {
-            try await invoke()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("shift invoke: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        } catch let error as RuntimeError {
-            FileHandle.standardError.write(Data("shift invoke: error: \(error.message)\n".utf8))
-            throw ExitCode(1)
-        }
-    }
-
-    private func invoke() async throws {
         let loaded = try TemplateFile.loadOrFail(template, options: try templateOptions.loadOptions())
         guard let target = loaded.function(named: function) else {
             let names = loaded.functions.map(\.logicalId).joined(separator: ", ")
@@ -65,10 +53,10 @@ struct Invoke: AsyncParsableCommand {
         }
         await runtime.shutdown()
         // Warnings (an interpreter version that differs from Runtime) reach stderr through the runtime's logger.
-        FileHandle.standardError.write(Data(result.log.utf8))
-        if !result.log.hasSuffix("\n") { FileHandle.standardError.write(Data("\n".utf8)) }
-        FileHandle.standardOutput.write(Data(result.payload))
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        Terminal.standard.write(result.log, to: .error)
+        if !result.log.hasSuffix("\n") { Terminal.standard.write("\n", to: .error) }
+        Terminal.put(bytes: result.payload, .output)
+        Terminal.standard.write("\n", to: .output)
         if result.functionError != nil { throw ExitCode(2) }
     }
 

@@ -59,7 +59,7 @@ struct Logs: AsyncParsableCommand, JSONOutputCommand {
                 }
                 printed += 1
             }
-            if !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+            if !out.isEmpty { Terminal.standard.write(out, to: .output) }
             if let last = records.last {
                 let atLast = records.reversed().prefix { $0.timestamp == last.timestamp }.count
                 seenAtCursor = last.timestamp == cursor ? max(seenAtCursor, atLast) : atLast

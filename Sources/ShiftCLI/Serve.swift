@@ -45,7 +45,7 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
         let stateDirectory = stateOptions.directory(forTemplate: template)
         let (definitions, skipped) = ServiceSetup.definitions(template: loaded, stateDirectory: stateDirectory)
         for (function, reason) in skipped.sorted(by: { $0.key < $1.key }) {
-            FileHandle.standardError.write(Data("warning: \(function) is not served: \(reason)\n".utf8))
+            Terminal.standard.write("warning: \(function) is not served: \(reason)\n", to: .error)
             if output == .json { emit("warning", ["function": function, "message": "\(function) is not served: \(reason)"]) }
         }
         let stack = try await ServiceSetup.open(
@@ -65,15 +65,15 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
         let signals = Signals.stream()  // handlers in place before anyone learns the address
         switch output {
         case .json: emit("serve.listening", ["url": server.url, "functions": definitions.map(\.name), "stateDir": stateDirectory.path], clock: stack.clock)
-        case .text: FileHandle.standardOutput.write(Data("listening on \(server.url)\n".utf8))
+        case .text: Terminal.standard.write("listening on \(server.url)\n", to: .output)
         }
-        FileHandle.standardError.write(Data("serving \(definitions.map(\.name).joined(separator: ", ")) (state: \(stateDirectory.path))\n".utf8))
+        Terminal.standard.write("serving \(definitions.map(\.name).joined(separator: ", ")) (state: \(stateDirectory.path))\n", to: .error)
 
         let runtime = stack.runtime
         await withDiscardingTaskGroup { group in
             group.addTask {
                 do { try await server.run() } catch {
-                    FileHandle.standardError.write(Data("shift serve: the server stopped: \(error)\n".utf8))
+                    Terminal.standard.write("\(Shift.name) serve: the server stopped: \(error)\n", to: .error)
                 }
             }
             group.addTask { await stack.service.runEventQueue() }
@@ -84,7 +84,7 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
             }
             group.addTask { await stack.logs.run(every: .milliseconds(250)) }
             for await number in signals {
-                FileHandle.standardError.write(Data("shift serve: \(Signals.describe(number)), shutting functions down…\n".utf8))
+                Terminal.standard.write("\(Shift.name) serve: \(Signals.describe(number)), shutting functions down…\n", to: .error)
                 if output == .json { emit("serve.stopping", ["reason": Signals.describe(number)], clock: stack.clock) }
                 break
             }
@@ -95,7 +95,7 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
         }
         let clock = stack.clock
         await stack.close()
-        FileHandle.standardError.write(Data("shift serve: stopped\n".utf8))
+        Terminal.standard.write("\(Shift.name) serve: stopped\n", to: .error)
         if output == .json { emit("serve.stopped", [:], clock: clock) }
     }
 
@@ -104,6 +104,6 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
         var object = fields
         object["event"] = event
         object["time"] = clock.map { JSONOutput.time(milliseconds: $0.nowMilliseconds) } ?? JSONOutput.wallClock
-        FileHandle.standardOutput.write(Data(JSONOutput.line(object).utf8))
+        Terminal.standard.write(JSONOutput.line(object), to: .output)
     }
 }

@@ -33,6 +33,8 @@ struct Shift: AsyncParsableCommand {
     static func main() async {
         let level = ProcessInfo.processInfo.environment["SHIFT_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
         LoggingSystem.bootstrap { _ in CLILogHandler(level: level) }
+        // A closed pipe (`shiftctl deploy --output json | head`) must end the output, not kill the process mid-rollout.
+        signal(SIGPIPE, SIG_IGN)
         if let message = unknownCommandMessage(Array(CommandLine.arguments.dropFirst())) {
             report(CLIError(message), command: nil)
         }
@@ -69,12 +71,12 @@ struct Shift: AsyncParsableCommand {
         if userMessage(error) != nil {
             let names = configuration.subcommands.map { $0._commandName }
             let command = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("-") }.flatMap { names.contains($0) ? " \($0)" : nil } ?? ""
-            FileHandle.standardError.write(Data("\(Self.name)\(command): error: \(failure.message)\n".utf8))
+            Terminal.standard.write("\(Self.name)\(command): error: \(failure.message)\n", to: .error)
         } else {
             // A usage error: the parser's message with the usage it refers to.
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Terminal.standard.write((fullMessage(for: error) + "\n"), to: .error)
         }
-        if let json { FileHandle.standardOutput.write(Data(json.json(for: failure).utf8)) }
+        if let json { Terminal.standard.write(json.json(for: failure), to: .output) }
         Foundation.exit(failure.exitCode)
     }
 

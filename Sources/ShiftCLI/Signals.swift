@@ -31,7 +31,7 @@ enum Signals {
             group.addTask { try await body() }
             group.addTask {
                 for await number in stream() {
-                    FileHandle.standardError.write(Data("\nshift: \(describe(number)), shutting functions down…\n".utf8))
+                    Terminal.standard.write("\n\(Shift.name): \(describe(number)), shutting functions down…\n", to: .error)
                     await cleanup()
                     exit(128 + number)
                 }

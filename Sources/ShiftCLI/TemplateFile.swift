@@ -66,7 +66,7 @@ extension TemplateFile {
 enum DiagnosticPrinter {
     static func print(_ diagnostics: [Diagnostic]) {
         for diagnostic in diagnostics {
-            FileHandle.standardError.write(Data((diagnostic.description + "\n").utf8))
+            Terminal.standard.write((diagnostic.description + "\n"), to: .error)
         }
     }
 }

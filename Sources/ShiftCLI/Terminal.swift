@@ -85,7 +85,26 @@ final class Terminal: Sendable {
 
     private static func put(_ text: String, _ stream: Stream) {
         guard !text.isEmpty else { return }
-        (stream == .output ? FileHandle.standardOutput : FileHandle.standardError).write(Data(text.utf8))
+        put(bytes: Array(text.utf8), stream)
+    }
+
+    /// Writes all of `bytes` with write(2), never crashing: a closed pipe (`shiftctl … | head`) only ends the
+    /// output (SIGPIPE is ignored at start-up), where FileHandle.write would trap.
+    static func put(bytes: [UInt8], _ stream: Stream) {
+        let descriptor = stream == .output ? STDOUT_FILENO : STDERR_FILENO
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0, errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
     }
 
     /// Columns and rows of the terminal on stdout (80×24 when it does not say).

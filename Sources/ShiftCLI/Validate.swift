@@ -43,7 +43,7 @@ struct Validate: AsyncParsableCommand, JSONOutputCommand {
                 print(ValidateReport.text(model, schedules: schedules, diagnostics: diagnostics))
             } else {
                 let errors = diagnostics.filter { $0.severity == .error }.count
-                FileHandle.standardError.write(Data("\(template): invalid, \(English.count(errors, "error"))\n".utf8))
+                Terminal.standard.write("\(template): invalid, \(English.count(errors, "error"))\n", to: .error)
             }
         }
         if !valid { throw ExitCode(1) }

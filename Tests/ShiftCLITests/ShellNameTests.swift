@@ -94,4 +94,16 @@ import Testing
         #expect(result.stdout.contains("dry run"), "\(result.stdout)")
         #expect(result.status == 0, "the last command (status) succeeds: \(result.stderr)")
     }
+
+    /// `shiftctl … | head` closes the pipe early: the tool must finish its work and exit as usual, not trap on
+    /// the failed write (or die of SIGPIPE) mid-deployment.
+    @Test(.enabled(if: bash != nil, "needs bash"))
+    func aClosedPipeEndsTheOutputNotTheProgram() throws {
+        let bin = CLI.shiftctl.path
+        // `true` exits without reading, so every write of the dry run meets a closed pipe.
+        let script = "'\(bin)' deploy examples/greeter/template.yaml --dry-run --output json --state-dir \"$(mktemp -d)\" | true; "
+            + "echo \"status ${PIPESTATUS[0]}\""
+        let result = try CLI.run(["-c", script], binary: URL(fileURLWithPath: Self.bash!))
+        #expect(result.stdout == "status 0\n", "\(result.stdout)\(result.stderr)")
+    }
 }
