@@ -142,6 +142,25 @@ struct DeployCommandTests {
         #expect(!names.contains("version.published") && !names.contains("deployment.started"), "\(names)")
     }
 
+    @Test func theStateDirectoryInsideTheCodeFolderIsNoChangeForTheDryRun() throws {
+        // No CodeUri: the template's folder is the code, and `.shift` (with its bytecode cache) lies inside it.
+        let folder = try CLI.temporaryDirectory()
+        try "def handler(event, context):\n    return 'ok'\n".write(to: folder.appendingPathComponent("app.py"), atomically: true, encoding: .utf8)
+        try """
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {Handler: app.handler, Runtime: python3.12, AutoPublishAlias: live}
+        """.write(to: folder.appendingPathComponent("template.yaml"), atomically: true, encoding: .utf8)
+        #expect(try CLI.run(["deploy", "template.yaml"], in: folder).status == 0)
+        #expect(try CLI.run(["invoke", "Fn"], in: folder).status == 0)
+        let dryRun = try CLI.run(["deploy", "template.yaml", "--dry-run", "--output", "json"], in: folder)
+        let plan = DeployFixture.events(dryRun.stdout).first { $0["event"] as? String == "plan.function" }
+        #expect(plan?["publishes"] as? Bool == false, "\(dryRun.stdout) \(dryRun.stderr)")
+        #expect(plan?["changes"] as? [String] == [], "\(dryRun.stdout)")
+    }
+
     @Test func healthyVersionShiftsStepByStepAndSucceeds() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
