@@ -69,6 +69,11 @@ public enum ServiceSetup {
             deadLetterTarget: deadLetter)
     }
 
+    /// Where functions run on this state directory keep Python bytecode, warm from one command to the next.
+    public static func bytecodeCacheDirectory(in stateDirectory: URL) -> String {
+        stateDirectory.appendingPathComponent("pycache", isDirectory: true).path
+    }
+
     /// Opens the state directory, its time base (`clock` replaces it in tests) and everything on top of them.
     public static func open(definitions: [FunctionDefinition], stateDirectory: URL, region: String, accountId: String, timeScale: Double,
                             clock injected: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false,
@@ -89,6 +94,7 @@ public enum ServiceSetup {
             let logs = LogRecorder(store: store, clock: clock)
             var options = LocalRuntime.Options()
             options.logHandler = logs.handler
+            if !readOnly { options.bytecodeCacheDirectory = bytecodeCacheDirectory(in: stateDirectory) }
             configure(&options)
             let runtime = try LocalRuntime(options: options)
             let service = LambdaService(store: store, metrics: metrics, runtime: runtime, clock: clock, routingSeed: routingSeed)

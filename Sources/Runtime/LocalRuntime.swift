@@ -14,7 +14,8 @@ import NIOPosix
 ///   absolute `/opt/...` path does not find them (use `PATH`, `PYTHONPATH`, `NODE_PATH`,
 ///   `LD_LIBRARY_PATH`, which point at the merged folder). Likewise the code folder is its real
 ///   path, not `/var/task`.
-/// - Functions run on the machine's `python3` / `node` (a differing version is a warning) and the
+/// - Functions run on the machine's `python3` / `node` (a differing version is a warning; `SHIFT_<RUNTIME>`
+///   picks another interpreter per runtime, see `Options.callerEnvironment`) and the
 ///   machine's libraries; Python also sees the machine's site-packages after the code and layers
 ///   (`Options.includeMachineSitePackages`), but no bundled boto3.
 /// - Memory is measured (peak RSS of the process tree, sampled every 50 ms and at each answer) and
@@ -39,6 +40,13 @@ public actor LocalRuntime {
         public var nodeCommand = "node"
         /// Where to look for those commands (default: the caller's PATH).
         public var searchPath: String = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        /// The caller's environment, read (never passed to functions) for an interpreter per runtime:
+        /// `SHIFT_<RUNTIME>`, e.g. `SHIFT_PYTHON3_12=/usr/bin/python3.12`, wins over `pythonCommand` / `nodeCommand`.
+        public var callerEnvironment: [String: String] = ProcessInfo.processInfo.environment
+        /// Where Python writes bytecode (`PYTHONPYCACHEPREFIX`) instead of `__pycache__` in the code folder.
+        /// A lasting folder keeps caches warm across runs (`shift` uses `<state>/pycache`); by default a
+        /// folder of this runtime, removed at shutdown.
+        public var bytecodeCacheDirectory: String?
         /// Whether Python functions may also import the machine's site-packages (after the code
         /// folder and layers). Lambda offers only its own runtime packages.
         public var includeMachineSitePackages = true
@@ -67,6 +75,9 @@ public actor LocalRuntime {
     private let options: Options
     private let workDirectory: String
     private let bootstrapDirectory: String
+    private let bytecodeCacheDirectory: String
+    /// Warnings already logged: each is logged once per runtime, not once per version or environment.
+    private var loggedWarnings: Set<String> = []
     private var environments: [EnvironmentKey: [ExecutionEnvironment]] = [:]
     private var configurations: [EnvironmentKey: FunctionConfiguration] = [:]
     private var plans: [EnvironmentKey: LaunchPlan] = [:]
@@ -84,6 +95,9 @@ public actor LocalRuntime {
         let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
         self.bootstrapDirectory = try Self.writeBootstraps(into: cache)
         self.workDirectory = "\(temp)/shift-runtime-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Absolute: Python would take a relative prefix from the function's working folder, its code folder.
+        self.bytecodeCacheDirectory = options.bytecodeCacheDirectory.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            ?? "\(workDirectory)/pycache"
         do {
             try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         } catch {
@@ -203,6 +217,9 @@ public actor LocalRuntime {
             }
         }
         try? FileManager.default.removeItem(atPath: workDirectory)
+        // Bytecode of files in the work folder (merged layers, TMPDIRs) lives at the same path under a lasting
+        // cache folder, and those paths never come back.
+        try? FileManager.default.removeItem(atPath: bytecodeCacheDirectory + workDirectory)
     }
 
     /// Ends the idle environments of one function (all versions, or one), e.g. after its code changed.
@@ -306,8 +323,10 @@ public actor LocalRuntime {
             }
             optDirectory = folder
         }
-        let plan = try await LaunchPlan.make(config, optDirectory: optDirectory, bootstrapDirectory: bootstrapDirectory, options: options)
-        for warning in plan.warnings { options.logger.warning("\(warning)") }
+        let plan = try await LaunchPlan.make(
+            config, optDirectory: optDirectory, bootstrapDirectory: bootstrapDirectory,
+            bytecodeCacheDirectory: bytecodeCacheDirectory, options: options)
+        for warning in plan.warnings where loggedWarnings.insert(warning).inserted { options.logger.warning("\(warning)") }
         plans[key] = plan
         configurations[key] = config
         return plan

@@ -41,6 +41,7 @@ struct Invoke: AsyncParsableCommand {
         let configuration = try mapping.configuration(for: target, environment: overrides)
         var options = LocalRuntime.Options()
         options.idleTimeout = .seconds(5)
+        options.bytecodeCacheDirectory = ServiceSetup.bytecodeCacheDirectory(in: stateDirectory)
         let runtime = try LocalRuntime(options: options)
         let result: InvocationResult
         do {

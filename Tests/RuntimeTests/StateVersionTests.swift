@@ -118,6 +118,51 @@ import Testing
         }
     }
 
+    @Test func whatSAMsBuildersDropIsNeitherHashedNorSnapshotted() async throws {
+        try await withTemporaryStore { store, root in
+            let code = root.appendingPathComponent("src")
+            try writeFiles(["app.py": "A\n", "lib/util.py": "U\n"], into: code)
+            let clean = try store.snapshotCode(.directory(code))
+            try writeFiles([
+                "__pycache__/app.cpython-312.pyc": "bytecode", "lib/__pycache__/util.cpython-312.pyc": "bytecode", "legacy.pyc": "old",
+                ".git/HEAD": "ref: refs/heads/main\n", ".aws-sam/build/template.yaml": "t", ".DS_Store": "finder",
+                ".pytest_cache/v/cache/lastfailed": "{}", "lib/.mypy_cache/3.12/x.json": "{}", ".venv/bin/python": "p", ".vscode/settings.json": "{}",
+            ], into: code)
+            let dirty = try store.snapshotCode(.directory(code))
+            #expect(dirty.sha256 == clean.sha256)
+            #expect(dirty.directory == clean.directory)
+            let snapshotted = (FileManager.default.enumerator(atPath: dirty.directory.path)?.allObjects as? [String] ?? []).sorted()
+            #expect(snapshotted == ["app.py", "lib", "lib/util.py"])
+        }
+    }
+
+    /// Skipping ignored entries kept `shift-code-v1`: a folder without them hashes as it always did, so state
+    /// directories written before see no change. The expected value is Python's hashlib over the documented
+    /// serialization: "shift-code-v1\n" "f 0644 app.py\0" "2\0" "A\n" "d 0755 lib\0" "f 0755 lib/run.sh\0" "3\0" "ok\n".
+    @Test func aFolderWithoutIgnoredEntriesHashesAsBefore() async throws {
+        try await withTemporaryStore { store, root in
+            let code = root.appendingPathComponent("src")
+            try writeFiles(["app.py": "A\n", "lib/run.sh": "ok\n", "__pycache__/app.cpython-312.pyc": "bytecode"], into: code)
+            for (path, mode) in [("app.py", 0o644), ("lib", 0o755), ("lib/run.sh", 0o755)] {
+                try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: code.appendingPathComponent(path).path)
+            }
+            #expect(try store.codeHash(.directory(code)) == "RiCXmvMnMbtjkmefvIMcSUHtJ7UOhVp0eKSLN22w+Xw=")
+        }
+    }
+
+    @Test(arguments: ["vendor/_speedups.cpython-312-x86_64-linux-gnu.so", "pkg-1.0.dist-info/METADATA", "pkg.egg-info/PKG-INFO", ".env", "env/settings.py", ".cache/model.bin"])
+    func filesAFunctionMayReadStillCount(_ path: String) async throws {
+        try await withTemporaryStore { store, root in
+            let code = root.appendingPathComponent("src")
+            try writeFiles(["app.py": "A\n"], into: code)
+            let before = try store.codeHash(.directory(code))
+            try writeFiles([path: "data"], into: code)
+            let snapshot = try store.snapshotCode(.directory(code))
+            #expect(snapshot.sha256 != before)
+            #expect(FileManager.default.fileExists(atPath: snapshot.directory.appendingPathComponent(path).path))
+        }
+    }
+
     @Test func stateDirectoryInsideTheCodeFolderIsNotSnapshotted() async throws {
         let project = try makeTemporaryDirectory("project")
         defer { removeTemporaryDirectory(project) }

@@ -124,6 +124,16 @@ struct InvokeCommandTests {
         #expect(noTemplate.stderr.contains("template.yaml"))
     }
 
+    @Test func theInterpreterVariableComesFromTheEnvironment() throws {
+        let app = try Self.app()
+        let missing = try CLI.run(["invoke", "Ok"], in: app, environment: ["SHIFT_PYTHON3_12": "/nonexistent/python3.12"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("SHIFT_PYTHON3_12=/nonexistent/python3.12: there is no such file."), "\(missing.stderr)")
+        // Another runtime's variable leaves this one alone.
+        let other = try CLI.run(["invoke", "adder"], in: app, environment: ["SHIFT_PYTHON3_12": "/nonexistent/python3.12"])
+        #expect(other.status == 0, "\(other.stderr)")
+    }
+
     @Test func noProcessIsLeftBehindEvenOnCtrlC() throws {
         let app = try Self.app()
         _ = try CLI.run(["invoke", "Ok"], in: app)

@@ -50,16 +50,19 @@ struct LaunchPlan: Sendable {
         }
     }
 
-    /// Builds the plan. `optDirectory` is the merged layers folder (nil without layers).
+    /// Builds the plan. `optDirectory` is the merged layers folder (nil without layers); Python writes its
+    /// bytecode under `bytecodeCacheDirectory`.
     static func make(
         _ config: FunctionConfiguration,
         optDirectory: String?,
         bootstrapDirectory: String,
+        bytecodeCacheDirectory: String,
         options: LocalRuntime.Options
     ) async throws -> LaunchPlan {
         try validate(config)
         let who = "\(config.functionName):\(config.version)"
         let opt = optDirectory
+        let variable = InterpreterResolver.overrideVariable(for: config.runtime)
         var warnings: [String] = []
         var path: [String] = []
         if let opt { path.append("\(opt)/bin") }
@@ -69,12 +72,15 @@ struct LaunchPlan: Sendable {
 
         switch config.runtimeFamily {
         case .python:
-            let python = try await InterpreterResolver.python(options.pythonCommand, searchPath: options.searchPath)
+            let command = try InterpreterResolver.command(
+                for: config.runtime, fallback: options.pythonCommand, environment: options.callerEnvironment, searchPath: options.searchPath)
+            let python = try await InterpreterResolver.python(command, searchPath: options.searchPath, variable: variable)
             executable = python.path
             arguments = ["-S", "\(bootstrapDirectory)/bootstrap.py"]
             let wanted = String(config.runtime.dropFirst("python".count))
             if !wanted.isEmpty, wanted != python.version {
-                warnings.append("\(who) declares \(config.runtime) but the local interpreter \(python.path) is Python \(python.version); running it anyway.")
+                warnings.append(
+                    "\(config.functionName) declares \(config.runtime) but the local interpreter \(python.path) is Python \(python.version); running it anyway. To run Python \(wanted), set \(variable) to its path.")
             }
             var pythonPath = [config.codeDirectory]
             if let opt { pythonPath += ["\(opt)/python/lib/python\(python.version)/site-packages", "\(opt)/python"] }  // Lambda's order
@@ -83,12 +89,15 @@ struct LaunchPlan: Sendable {
             env["PYTHONUNBUFFERED"] = "1"
             path.append((python.path as NSString).deletingLastPathComponent)
         case .node:
-            let node = try await InterpreterResolver.node(options.nodeCommand, searchPath: options.searchPath)
+            let command = try InterpreterResolver.command(
+                for: config.runtime, fallback: options.nodeCommand, environment: options.callerEnvironment, searchPath: options.searchPath)
+            let node = try await InterpreterResolver.node(command, searchPath: options.searchPath, variable: variable)
             executable = node.path
             arguments = ["\(bootstrapDirectory)/bootstrap.js"]
             let wanted = config.runtime.dropFirst("nodejs".count).prefix { $0.isNumber }
             if !wanted.isEmpty, wanted != node.version {
-                warnings.append("\(who) declares \(config.runtime) but the local node \(node.path) is Node.js \(node.version); running it anyway.")
+                warnings.append(
+                    "\(config.functionName) declares \(config.runtime) but the local node \(node.path) is Node.js \(node.version); running it anyway. To run Node.js \(wanted), set \(variable) to its path.")
             }
             if let opt { env["NODE_PATH"] = ["\(opt)/nodejs/node\(node.version)/node_modules", "\(opt)/nodejs/node_modules"].joined(separator: ":") }
             path.append((node.path as NSString).deletingLastPathComponent)
@@ -122,6 +131,9 @@ struct LaunchPlan: Sendable {
             "LD_LIBRARY_PATH": libraryPath.joined(separator: ":"),
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
+            // Running a function must not write into its code folder; set for every runtime, since a
+            // `provided` bootstrap may run Python too.
+            "PYTHONPYCACHEPREFIX": bytecodeCacheDirectory,
         ]
         environment.merge(env) { _, new in new }
         environment.merge(config.environment) { _, new in new }

@@ -118,9 +118,9 @@ public actor LambdaService {
             throw StateError(.resourceNotFound, "Function not found: \(name); it is not in the template being served")
         }
         let layers = try definition.latest.layers.map { path in
-            LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try StateStore.codeHash(.directory(URL(fileURLWithPath: path))))
+            LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try store.codeHash(.directory(URL(fileURLWithPath: path))))
         }
-        let codeSha256 = try StateStore.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
+        let codeSha256 = try store.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
         let latest = try await store.latestPublishedVersion(function: name)
         return PublishPlan.compare(definition, codeSha256: codeSha256, layers: layers, latest: latest, rule: rule)
     }

@@ -21,12 +21,33 @@ import Darwin
 ///       symlink:   "l " + path + "\0" + link target + "\0"
 ///
 /// where `mode` is the permission bits as 4 octal digits (`0755`). The root folder's own mode is not hashed.
+/// An entry whose name is one of `ignoredNames` or ends in `.pyc` is skipped, with everything below it, at
+/// any depth: neither hashed nor copied, so running a function or a tool in the folder is not a code change.
+/// (Skipping them kept the version string: a folder without such entries hashes as before, so existing state
+/// directories see no change; a new string would have made every function publish and shift once for nothing.)
 /// Symlinks: a relative link that stays inside the folder is kept as a link; a link that is absolute or
 /// escapes the folder is followed and its target copied (file or folder), so the snapshot is self-contained;
 /// a dangling escaping link is an error. Other file types (sockets, fifos, devices) are an error.
 /// Inline code is a single file `fileName` with mode 0644. The state directory is skipped when it lies
 /// inside the code folder.
 struct CodeStore: Sendable {
+    /// What SAM's builders leave out of a function's artifact (aws-lambda-builders: `EXCLUDED_FILES` of the
+    /// Python workflows, `.aws-sam` and `.git` in the Node one) that no function reads at run time, plus macOS's
+    /// `.DS_Store`. Kept although the Python builder drops them, because shift runs the folder as it is (no
+    /// `sam build` reinstalls them): `*.so`, `*.egg`, `*.egg-info` (vendored packages), `.env`, `env`, `ENV`
+    /// (a dotenv file or a package may have those names) and `.cache`. README.md lists the same names.
+    static let ignoredNames: Set<String> = [
+        ".aws-sam", ".git", ".gitignore", ".chalice", "__pycache__", ".Python",
+        "pip-log.txt", "pip-delete-this-directory.txt", "htmlcov", ".tox", ".nox", ".coverage", ".pytest_cache",
+        ".python-version", ".mypy_cache", ".dmypy.json", ".pyre", ".venv", "venv", "venv.bak", "env.bak",
+        ".uv-cache", "uv.lock.bak", ".vscode", ".idea", ".DS_Store",
+    ]
+
+    /// Whether an entry named `name` stays out of hashes and snapshots.
+    static func isIgnored(_ name: String) -> Bool {
+        ignoredNames.contains(name) || name.hasSuffix(".pyc")
+    }
+
     let root: URL
     /// Folders never copied into a snapshot even when inside a code folder: the state directory itself
     /// (`CodeUri: .` next to `.shift/` must not snapshot the snapshots).
@@ -168,7 +189,7 @@ struct CodeStore: Sendable {
         } catch {
             throw StateError(.codeSnapshotFailed, "Cannot list \(directory). Check its permissions.", cause: error)
         }
-        for name in names {
+        for name in names where !Self.isIgnored(name) {
             let full = directory + "/" + name
             if !excluded.isEmpty, let resolved = realPath(full), excluded.contains(resolved) { continue }
             let rel = relative.isEmpty ? name : relative + "/" + name

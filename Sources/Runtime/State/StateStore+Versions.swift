@@ -22,11 +22,6 @@ extension StateStore {
         try codeStore.snapshot(source)
     }
 
-    /// The `CodeSha256` of `source`, computed without any state directory (for dry runs before the first deploy).
-    public static func codeHash(_ source: CodeSource) throws -> String {
-        try CodeStore(root: URL(fileURLWithPath: "/nonexistent-shift-code-store")).hash(source)
-    }
-
     /// The `CodeSha256` a publish of `source` would record, without storing anything (for dry runs).
     public func codeHash(_ source: CodeSource) throws -> String {
         try codeStore.hash(source)
