@@ -183,7 +183,7 @@ public struct Deployer: Sendable {
         let history = try await target.deployments(of: alias, limit: 100)
         guard let last = history.first(where: { $0.status == .succeeded && !($0.reason ?? "").hasPrefix(Self.rollbackPrefix) }),
               let previous = last.fromVersion else {
-            throw DeploymentError(.invalidInput, "no deployment of \(alias) to roll back; `shift status` lists what is deployed")
+            throw DeploymentError(.invalidInput, "no deployment of \(alias) to roll back; the status command lists what is deployed")
         }
         guard let routing = try await target.routing(of: alias) else {
             throw DeploymentError(.invalidInput, "\(alias) does not exist; deploy the template first")

@@ -9,7 +9,7 @@ struct MetricsCommand: AsyncParsableCommand, JSONOutputCommand {
         abstract: "Show a function's per-minute metrics (Invocations, Errors, Throttles, Duration, ConcurrentExecutions) per executed version.",
         discussion: """
         FUNCTION alone covers every alias and version; FUNCTION:QUALIFIER (alias or version) only that \
-        Resource. Rows with ExecutedVersion * are the total over versions. Works while `shift serve` runs \
+        Resource. Rows with ExecutedVersion * are the total over versions. Works while `serve` runs \
         (it saves metrics every second).
         """)
 
@@ -146,7 +146,7 @@ struct MetricsCommand: AsyncParsableCommand, JSONOutputCommand {
 enum StateDirectory {
     static func openReadOnly(_ directory: URL) async throws -> StateStore {
         guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("state.sqlite").path) else {
-            throw CLIError("no state in \(directory.path) yet; run `shift deploy` or `shift serve` first (or pass --state-dir)")
+            throw CLIError("no state in \(directory.path) yet; run `\(Shift.name) deploy` or `\(Shift.name) serve` first (or pass --state-dir)")
         }
         return try await StateStore.open(directory: directory, options: StateStore.Options(readOnly: true))
     }

@@ -45,7 +45,7 @@ extension TemplateFile {
         DiagnosticPrinter.print(diagnostics.filter { $0.severity == .error })
         guard let template = result.template, !diagnostics.hasErrors else {
             let errors = diagnostics.filter { $0.severity == .error }
-            throw CLIError("\(path) is not a valid template (\(English.count(errors.count, "error")) above); `shift validate \(path)` shows the details",
+            throw CLIError("\(path) is not a valid template (\(English.count(errors.count, "error")) above); `\(Shift.name) validate \(path)` shows the details",
                            diagnostics: errors)
         }
         return template
