@@ -101,6 +101,7 @@ public struct RolloutSimulation: Sendable {
 }
 
 /// A small seeded generator (SplitMix64; Steele, Lea and Flood, OOPSLA 2014): fast and repeatable everywhere.
+/// Runtime has the same dozen lines for its weighted routing; neither module may import the other.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
