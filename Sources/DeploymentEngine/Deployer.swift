@@ -16,6 +16,13 @@ public enum DeploymentOutcome: Sendable, Equatable {
         case .rolledOut(let results): results.allSatisfy { $0.status == .succeeded }
         }
     }
+
+    /// True when a rollout ended on an Inconclusive judgement (promoted or rolled back by `onInconclusive`) and
+    /// none failed for another reason: the judgement could not tell, which is neither a pass nor a caught fault.
+    public var inconclusive: Bool {
+        guard case .rolledOut(let results) = self, results.contains(where: \.endedInconclusive) else { return false }
+        return results.allSatisfy { $0.status == .succeeded || $0.endedInconclusive }
+    }
 }
 
 /// Runs `shift deploy` and its dry run against a target: plan, publish, then one executor for every alias.
@@ -108,7 +115,8 @@ public struct Deployer: Sendable {
             let alias = plan.aliasRef
             let alarms = try alarmDefinitions(plan, template: resolved, request: request, newVersion: newVersion)
             let configuration = RolloutConfiguration(newVersion: newVersion, schedule: plan.schedule, hooks: Set(plan.hooks.keys),
-                                                     hookTimeout: request.hookTimeout)
+                                                     hookTimeout: request.hookTimeout,
+                                                     judgement: plan.schedule.points.count > 1 ? request.judgement : nil)
             switch aliasPlan.decision {
             case .create:
                 try await target.createAlias(alias, version: newVersion)

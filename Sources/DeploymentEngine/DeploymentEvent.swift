@@ -102,6 +102,8 @@ public enum DeploymentEvent: Sendable, Equatable {
     case trafficShifted(AliasRef, weights: [String: Double])
     /// An alarm changed state.
     case alarmChanged(AliasRef, alarm: String, state: AlarmState, reason: String)
+    /// The judgement of the new version against the old changed its verdict (or a check's), with its reason.
+    case judged(AliasRef, StepJudgement)
     /// All traffic was put back on `version`.
     case rolledBack(AliasRef, deploymentId: String, version: String, reason: String)
     /// The rollout ended; `version` is what the alias serves.

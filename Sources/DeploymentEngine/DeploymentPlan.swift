@@ -18,10 +18,14 @@ public struct DeploymentRequest: Sendable {
     public var allOrNothing: Bool
     /// Deployment configs the template names but does not define (`--deployment-config NAME=SHAPE`).
     public var deploymentConfigs: [String: CustomDeploymentConfig]
+    /// Judge each new version against the old on the traffic both serve (nil: alarms and hooks only). Applies to
+    /// schedules with a step below 100 %; AllAtOnce leaves no old version to compare with.
+    public var judgement: JudgementSettings?
 
     public init(templatePath: String, strategy: String? = nil, functions: [String] = [], hookTimeout: Duration = .seconds(3600),
                 alarmErrorRate: Double? = nil, alarmP99Ms: Double? = nil, allOrNothing: Bool = false,
-                deploymentConfigs: [String: CustomDeploymentConfig] = [:]) {
+                deploymentConfigs: [String: CustomDeploymentConfig] = [:], judgement: JudgementSettings? = nil) {
+        self.judgement = judgement
         self.templatePath = templatePath
         self.strategy = strategy
         self.functions = functions

@@ -53,6 +53,10 @@ public struct RolloutResult: Sendable, Equatable {
     public var deploymentId: String
     public var status: DeploymentStatus
     public var reason: String
+    /// The last judgement's verdict (nil when the rollout was not judged).
+    public var verdict: Verdict?
+    /// The judgement could not tell before the hold ran out; the alias followed `onInconclusive`.
+    public var endedInconclusive = false
 }
 
 /// Something from outside that the executor must react to.
@@ -109,6 +113,8 @@ public struct RolloutExecutor: Sendable {
         var finished: (status: DeploymentStatus, reason: String)?
         /// What each version served up to the instant the rollout finished: its summary, whatever runs through the alias later.
         var servedUntilFinished: [VersionTraffic]?
+        /// The last judgement shown, so that only changes are told.
+        var shownJudgement: StepJudgement?
 
         var rollout: Rollout {
             get { journal.rollout }
@@ -156,6 +162,7 @@ public struct RolloutExecutor: Sendable {
                     if now >= running[index].nextEvaluation {
                         running[index].nextEvaluation = now + options.evaluationInterval
                         try await evaluateAlarms(index, &running, at: now)
+                        if running[index].finished == nil { try await judge(index, &running, at: now) }
                         evaluated = true
                     }
                     if running[index].finished == nil, let wake = running[index].nextWake, now >= wake {
@@ -176,7 +183,9 @@ public struct RolloutExecutor: Sendable {
             let traffic = if let served = rollout.servedUntilFinished { served } else { await counts(rollout, until: now) }
             emit(now, .summary(rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, from: rollout.spec.oldVersion,
                                to: rollout.spec.newVersion, reason: reason, traffic: traffic))
-            results.append(RolloutResult(alias: rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, reason: reason))
+            let verdict = rollout.spec.configuration.judgement == nil ? nil : (rollout.rollout.judgement?.verdict ?? .inconclusive)
+            results.append(RolloutResult(alias: rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, reason: reason,
+                                         verdict: verdict, endedInconclusive: rollout.rollout.endedInconclusive))
         }
         return results
     }
@@ -236,6 +245,35 @@ public struct RolloutExecutor: Sendable {
             let actions = all[index].rollout.alarmChanged(change.alarmName, to: evaluation.state, reason: evaluation.reason, at: now)
             try await perform(actions, index, &all, kind: "alarm \(change.alarmName) \(evaluation.state.rawValue)", at: now)
         }
+    }
+
+    /// Judges the new version against the old on what each served since the deployment began, tells a changed
+    /// verdict, and feeds it to the rollout (a Fail rolls back, a Pass ends a hold).
+    private func judge(_ index: Int, _ all: inout [Running], at now: Instant) async throws {
+        let spec = all[index].spec
+        guard let settings = spec.configuration.judgement else { return }
+        switch all[index].rollout.phase {
+        case .allowTraffic, .afterAllowTraffic: break
+        case .created, .beforeAllowTraffic, .finished: return
+        }
+        let from = Instant.minutes(all[index].journal.startedAt.minuteIndex), to = now + .seconds(60)
+        let new = await target.traffic(of: spec.alias, version: spec.newVersion, from: from, to: to)
+        let old = await target.traffic(of: spec.alias, version: spec.oldVersion, from: from, to: to)
+        let newDurations = await target.durations(of: spec.alias, version: spec.newVersion, from: from, to: to)
+        let oldDurations = await target.durations(of: spec.alias, version: spec.oldVersion, from: from, to: to)
+        // Looks are counted from the deployment's start, so a resumed deployment spends no α twice.
+        let look = Int((now - all[index].journal.startedAt).wholeMilliseconds / max(1, options.evaluationInterval.wholeMilliseconds)) + 1
+        let judgement = Judgement.judge(
+            newVersion: spec.newVersion, oldVersion: spec.oldVersion,
+            new: CallCounts(invocations: new.invocations, errors: new.errors), old: CallCounts(invocations: old.invocations, errors: old.errors),
+            newDurations: newDurations, oldDurations: oldDurations, policy: settings.policy, look: look)
+        let shown = all[index].shownJudgement
+        if shown?.verdict != judgement.verdict || shown?.errors != judgement.errors || shown?.latency != judgement.latency {
+            all[index].shownJudgement = judgement
+            emit(now, .judged(spec.alias, judgement))
+        }
+        let actions = all[index].rollout.judged(judgement, at: now)
+        try await perform(actions, index, &all, kind: "judgement \(judgement.verdict.rawValue)", at: now)
     }
 
     /// Journals the rollout's new state, then carries out its actions.

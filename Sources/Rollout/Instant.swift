@@ -70,7 +70,7 @@ public struct Instant: Sendable, Hashable, Comparable, Codable, CustomStringConv
 
 extension Duration {
     /// The duration truncated to whole milliseconds.
-    var wholeMilliseconds: Int64 {
+    public var wholeMilliseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }

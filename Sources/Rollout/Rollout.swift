@@ -30,6 +30,9 @@ public struct Rollout: Sendable, Equatable, Codable {
     public private(set) var judgement: StepJudgement?
     /// When the last step before 100 % was due but held for want of a Pass (with judgement configured).
     public private(set) var heldSince: Instant?
+    /// The hold ran out on an Inconclusive judgement: the rollout went on or rolled back by `onInconclusive`,
+    /// not because the new version was shown good or bad.
+    public private(set) var endedInconclusive = false
 
     private enum State: Sendable, Equatable, Codable {
         /// Created: nothing happened yet. Next: `beforeAllowTraffic` (start with a PreTraffic hook),
@@ -309,6 +312,7 @@ public struct Rollout: Sendable, Equatable, Codable {
             return [.wake(at: holdEnd(held))]
         }
         heldSince = nil
+        endedInconclusive = true
         let reason = judgement?.reason ?? "no look at the new version's calls was recorded"
         switch settings.onInconclusive {
         case .pass:

@@ -10,9 +10,12 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         abstract: "Publish new versions and shift alias traffic to them (Canary, Linear, AllAtOnce), rolling back on alarms.",
         discussion: """
         Every function with AutoPublishAlias gets a version from its code on disk; an alias that already \
-        serves an older version is moved by its DeploymentPreference (or --strategy) while alarms are watched. \
+        serves an older version is moved by its DeploymentPreference (or --strategy) while alarms are watched \
+        and the new version is judged against the old on the calls each serves (a Fail rolls back at once; \
+        the last step before 100 % waits for a Pass, up to --judge-hold). \
         Exit status: 0 deployed (or nothing to deploy, or a dry run), 3 a new version was rolled back or \
-        stopped, 1 any other error.
+        stopped, 4 the judgement stayed Inconclusive (too few calls to tell; the alias follows \
+        --on-inconclusive), 1 any other error.
         """)
 
     @Argument(help: "The SAM template (template.yml when there is no template.yaml).")
@@ -54,6 +57,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @Flag(help: "Shift the template's aliases as one release: an alarm or hook failure on any of them rolls all of them back.")
     var allOrNothing = false
 
+    @OptionGroup(title: "Judging the new version against the old") var judgementOptions: JudgementOptions
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var deploymentConfigOptions: DeploymentConfigOptions
     @OptionGroup var stateOptions: StateOptions
@@ -100,7 +104,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
             renderer.finish(exitCode: failure.exitCode, failure: failure)
             throw ReportedError(underlying: error)
         }
-        let exitCode: Int32 = outcome.succeeded ? 0 : 3
+        let exitCode: Int32 = outcome.inconclusive ? 4 : (outcome.succeeded ? 0 : 3)
         renderer.finish(exitCode: exitCode)
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
@@ -114,7 +118,8 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
             alarmP99Ms: try alarmP99Ms.map { text throws -> Double in
                 do throws(RolloutError) { return try AlarmDefinition.parseMillisecondsFlag(text) } catch { throw ValidationError(error.message) }
             },
-            allOrNothing: allOrNothing, deploymentConfigs: try deploymentConfigOptions.configs())
+            allOrNothing: allOrNothing, deploymentConfigs: try deploymentConfigOptions.configs(),
+            judgement: try judgementOptions.settings())
         let loadOptions = try templateOptions.loadOptions()
         let loaded = try TemplateFile.loadOrFail(template, options: loadOptions, deploymentConfigs: request.deploymentConfigs)
         try TemplateFile.requireCodeFolders(of: loaded.functions.filter { $0.autoPublishAlias != nil }, in: loaded)

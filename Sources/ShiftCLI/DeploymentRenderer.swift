@@ -64,6 +64,7 @@ final class DeploymentRenderer: Sendable {
         let status = switch exitCode {
         case 0: "Succeeded"
         case 3: functions.contains { $0["status"] as? String == DeploymentStatus.failed.rawValue } ? "Failed" : "Stopped"
+        case 4: "Inconclusive"
         default: "Error"
         }
         var object: [String: Any] = ["event": "run.finished", "time": time, "status": status, "exitCode": exitCode, "functions": functions]
@@ -114,6 +115,12 @@ final class DeploymentRenderer: Sendable {
         case let .alarmChanged(alias, alarm, state, reason):
             return ("alarm.changed", alias, ["alarm": alarm, "state": state.rawValue, "reason": reason],
                     "alarm \(alarm) is \(state.rawValue): \(reason)")
+        case let .judged(alias, judgement):
+            var fields: [String: Any] = ["verdict": judgement.verdict.rawValue, "errors": judgement.errors.rawValue, "reason": judgement.reason,
+                                         "minimumNewCalls": judgement.minimumNewCalls]
+            if let latency = judgement.latency { fields["latency"] = latency.rawValue }
+            let checks = "errors \(judgement.errors.rawValue)" + (judgement.latency.map { ", latency \($0.rawValue)" } ?? "")
+            return ("judgement", alias, fields, "judgement \(judgement.verdict.rawValue) (\(checks)): \(judgement.reason)")
         case let .rolledBack(alias, id, version, reason):
             return ("deployment.rolledBack", alias, ["deploymentId": id, "reason": reason, "weights": [version: 1.0]],
                     "ROLLED BACK to version \(version): \(reason)")
@@ -227,9 +234,12 @@ private struct RunRecord: Sendable {
         var from: String?
         var deploymentId: String?
         var reason: String?
+        /// The last judgement's verdict, when the rollout is judged.
+        var verdict: Verdict?
 
         var json: [String: Any] {
             var object: [String: Any] = ["function": alias.function, "alias": alias.alias, "status": status, "version": version ?? NSNull()]
+            if let verdict { object["verdict"] = verdict.rawValue }
             if let from { object["from"] = from }
             if let deploymentId { object["deploymentId"] = deploymentId }
             if let reason { object["reason"] = reason }
@@ -258,6 +268,8 @@ private struct RunRecord: Sendable {
             update(alias) { $0.status = "InProgress"; $0.deploymentId = id; $0.from = from; $0.version = to }
         case let .rolledBack(alias, _, _, reason):
             rollbackReasons[alias] = reason
+        case let .judged(alias, judgement):
+            update(alias) { $0.verdict = judgement.verdict }
         case let .finished(alias, id, status, version, reason):
             update(alias) { $0.status = status.rawValue; $0.deploymentId = id; $0.version = version; $0.reason = reason }
             return rollbackReasons[alias] == reason

@@ -72,9 +72,11 @@ struct DeployFixture {
         """.write(toFile: template, atomically: true, encoding: .utf8)
     }
 
-    /// `shift deploy` with the given release, as JSON events.
-    func deploy(_ code: String, _ extra: [String] = []) throws -> (status: Int32, events: [[String: Any]], stderr: String) {
-        let result = try CLI.run(["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)"] + extra)
+    /// `shift deploy` with the given release, as JSON events; not judged unless asked (these apps serve too few
+    /// calls for a verdict, and the tests are about alarms, hooks and timing).
+    func deploy(_ code: String, _ extra: [String] = [], judged: Bool = false) throws -> (status: Int32, events: [[String: Any]], stderr: String) {
+        let result = try CLI.run(["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)"]
+                                 + (judged ? [] : ["--no-judge"]) + extra)
         return (result.status, Self.events(result.stdout), result.stderr)
     }
 
@@ -99,7 +101,7 @@ struct DeployFixture {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)", "--time-scale", "1"]
+        process.arguments = ["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)", "--time-scale", "1", "--no-judge"]
         process.standardOutput = try FileHandle(forWritingTo: log)
         process.standardError = FileHandle.nullDevice
         let finished = DispatchSemaphore(value: 0)
@@ -110,7 +112,8 @@ struct DeployFixture {
         return (process, log, finished)
     }
 
-    static let fast = ["--time-scale", "600"]
+    /// Fast schedule time, and no judgement: these tests are about alarms, hooks and timing, with few calls.
+    static let fast = ["--time-scale", "600", "--no-judge"]
 }
 
 @Suite("shift deploy, run as a process", .serialized)

@@ -30,7 +30,7 @@ struct LiveViewTests {
         let app = try Self.threeAliases()
         #expect(try app.deploy("good1").status == 0)
         let functions = ["Fn", "CheckoutFunctionWithAFairlyLongName", "Counter"]
-        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2",
+        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2", "--no-judge",
                                           "--time-scale", "60", "--traffic", app.traffic, "--rate", "40"],
                                          columns: 80, environment: Self.terminal.merging(["SHIFT_LOG_LEVEL": "debug"]) { $1 })
         var screen = ScreenReplay(columns: 80, rows: 24)
@@ -59,7 +59,7 @@ struct LiveViewTests {
     @Test func noColorDropsTheColourButKeepsTheInPlaceRedraw() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
-        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2",
+        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2", "--no-judge",
                                           "--time-scale", "60"],
                                          columns: 80, environment: Self.terminal.merging(["NO_COLOR": "1"]) { $1 })
         #expect(run.status == 0)
@@ -76,7 +76,7 @@ struct LiveViewTests {
     @Test func aDumbTerminalGetsPlainLinesWithoutEscapes() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
-        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2",
+        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2", "--no-judge",
                                           "--time-scale", "60"],
                                          columns: 80, environment: ["TERM": "dumb"])
         #expect(run.status == 0)
@@ -89,7 +89,7 @@ struct LiveViewTests {
     @Test func aResizedWindowGetsTheBlockRedrawnAtItsWidth() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)
-        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2",
+        let run = try PseudoTerminal.run(["deploy", app.template, "--state-dir", app.state, "--parameter-overrides", "Code=good2", "--no-judge",
                                           "--time-scale", "2"],
                                          columns: 120, environment: Self.terminal, resize: (60, "step 1/2"))
         let resizedAt = try #require(run.resizedAt, "\(String(decoding: run.bytes, as: UTF8.self))")
