@@ -153,3 +153,44 @@ import Testing
         #expect(total == Double(4 * perTask))
     }
 }
+
+/// Synchronous metric reads happen inside async code (the deployment engine's alarm and judgement looks)
+/// while async state reads run beside them (the invoke path). A read taken from the database's reader pool
+/// is given back only when its task resumes on the cooperative pool, which has one thread per core: blocking
+/// those threads on the reader pool (and on the flush lock behind it) deadlocked a deployment under load.
+@Suite struct MetricsStoreUnderLoadTests {
+    let t0: Int64 = 1_700_000_040_000
+
+    func sample(_ i: Int) -> InvocationSample {
+        InvocationSample(functionName: "fn", qualifier: "live", executedVersion: "1", startMilliseconds: t0,
+                         durationMilliseconds: Double(i % 50), errorType: nil, throttled: false, concurrency: 1)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func synchronousMetricReadsBesideAsyncStateReadsNeverDeadlock() async throws {
+        let root = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(root) }
+        let store = try await StateStore.open(directory: root.appendingPathComponent(".shift"))
+        defer { try? store.close() }
+        let metrics = try MetricsStore(store: store)
+        let blockers = max(2, ProcessInfo.processInfo.activeProcessorCount) + 2
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                // The function does not exist: each read still takes and gives back a reader of the pool.
+                group.addTask { for _ in 0..<200 { _ = try? await store.listAliases(function: "fn") } }
+            }
+            for _ in 0..<blockers {
+                group.addTask { [self] in
+                    for i in 0..<300 {
+                        metrics.record(sample(i))
+                        _ = try metrics.datapoints(metric: .invocations, dimensions: ["Resource": "fn:live"], from: t0, to: t0 + 60_000)
+                        if i % 10 == 0 { try metrics.flush() }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        try metrics.flush()
+        #expect(try metrics.datapoints(metric: .invocations, dimensions: ["Resource": "fn:live"], from: t0, to: t0 + 60_000).first?.sum == Double(blockers * 300))
+    }
+}

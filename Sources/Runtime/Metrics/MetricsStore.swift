@@ -31,7 +31,7 @@ public final class MetricsStore: Sendable {
         database = store?.database
         var pending = Pending()
         if let database {
-            let rows = try database.read { db in try Row.fetchAll(db, sql: "SELECT function, resource, executed_version, aggregate FROM metrics") }
+            let rows = try Self.readSerially(database) { db in try Row.fetchAll(db, sql: "SELECT function, resource, executed_version, aggregate FROM metrics") }
             for row in rows {
                 let series = MetricSeries(functionName: row["function"], resource: row["resource"], executedVersion: row["executed_version"])
                 pending.totals[series, default: PeriodAggregate()].merge(try Self.decode(row["aggregate"]))
@@ -121,6 +121,15 @@ public final class MetricsStore: Sendable {
         try? flush()
     }
 
+    /// A synchronous read on the writer's serial queue, never from the reader pool. These reads run inside async
+    /// code (the engine's alarm and judgement looks) beside async state reads (the invoke path); a reader of the
+    /// pool is given back only when its task resumes on the cooperative pool, one thread per core, so blocking
+    /// those threads on the pool (and on the flush lock behind it) deadlocked a deployment under load. The writer
+    /// queue finishes its jobs without the cooperative pool; metric reads are few (a handful every 10 s).
+    private static func readSerially<T>(_ database: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try database.writeWithoutTransaction(body)
+    }
+
     /// Per-minute values of `metric` for the series matching `dimensions`, for periods starting in [from, to).
     ///
     /// Series are combined per period, so `["FunctionName": fn, "Resource": "fn:live"]` is the alias's total
@@ -141,7 +150,7 @@ public final class MetricsStore: Sendable {
                 if let name = dimensions["FunctionName"] { sql += " AND function = ?"; arguments += [name] }
                 if let resource = dimensions["Resource"] { sql += " AND resource = ?"; arguments += [resource] }
                 if let version = dimensions["ExecutedVersion"] { sql += " AND executed_version = ?"; arguments += [version] }
-                let rows = try database.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+                let rows = try Self.readSerially(database) { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
                 for row in rows {
                     let series = MetricSeries(functionName: row["function"], resource: row["resource"], executedVersion: row["executed_version"])
                     guard series.matches(dimensions) else { continue }
