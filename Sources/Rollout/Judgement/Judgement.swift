@@ -71,7 +71,7 @@ public enum Judgement {
     }
 
     static func errorText(_ e: ErrorRateJudgement, newVersion: String, oldVersion: String, policy: JudgementPolicy) -> String {
-        let counts = "version \(newVersion) failed \(grouped(e.new.errors)) of \(grouped(e.new.invocations)) calls (\(percentText(e.new.rate))) "
+        let counts = "version \(newVersion) failed \(grouped(e.new.errors)) of \(grouped(e.new.invocations)) \(e.new.invocations == 1 ? "call" : "calls") (\(percentText(e.new.rate))) "
             + "against \(grouped(e.old.errors)) of \(grouped(e.old.invocations)) (\(percentText(e.old.rate))) for version \(oldVersion)"
         let terms = "the tolerated increase is \(percentText(policy.maxErrorIncrease)); confidence \(policy.confidence)"
         switch e.verdict {
