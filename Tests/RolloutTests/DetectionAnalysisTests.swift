@@ -163,7 +163,8 @@ import Testing
     @Test func optionsOutOfRangeAreRefusedNamingThem() {
         for (options, flag) in [(DetectionAnalysis.Options(rate: 0), "--expected-rate"), (.init(rate: .nan), "--rate"),
                                 (.init(rate: 1, assumedErrorRate: 0), "--assume-error-rate"), (.init(rate: 1, assumedErrorRate: 1.5), "--assume-error-rate"),
-                                (.init(rate: 1, baselineErrorRate: -0.1), "0...1"), (.init(rate: 1, runs: 0), "runs")] {
+                                (.init(rate: 1, baselineErrorRate: -0.1), "0...1"), (.init(rate: 1, runs: 0), "runs"),
+                                (.init(rate: 1, evaluationInterval: .zero), "at least a second")] {
             do throws(RolloutError) {
                 _ = try Self.analyze([], options: options)
                 Issue.record("\(options) was accepted")
@@ -186,6 +187,13 @@ import Testing
         // A good version goes to 100 %.
         let good = simulation.run(seed: 1, oldErrorRate: 0, newErrorRate: 0)
         #expect(good.status == .succeeded && good.peakWeight == 1 && good.alarm == nil)
+    }
+
+    @Test func nonsenseInputsEndARunInsteadOfCrashingOrHanging() {
+        let simulation = RolloutSimulation(configuration: Self.plan(), rate: .infinity, identity: Self.identity, alarms: [Self.anyError],
+                                           evaluationInterval: .zero)
+        let outcome = simulation.run(seed: 1, oldErrorRate: .nan, newErrorRate: -1)
+        #expect(outcome.status == .succeeded && outcome.newCalls == 0)
     }
 
     @Test func expectedTrafficFindsTheMinuteAnAliasWideAlarmCanFire() {

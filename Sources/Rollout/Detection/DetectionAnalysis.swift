@@ -173,8 +173,8 @@ extension DetectionAnalysis {
         guard options.detectionProbability > 0, options.detectionProbability <= 1 else {
             throw RolloutError(.invalidFlag, "the detection probability \(options.detectionProbability) is not a probability; use a number in (0, 1]")
         }
-        guard options.evaluationInterval > .zero else {
-            throw RolloutError(.invalidFlag, "the evaluation interval must be positive")
+        guard options.evaluationInterval >= .seconds(1) else {
+            throw RolloutError(.invalidFlag, "the evaluation interval of the detection analysis must be at least a second, not \(options.evaluationInterval)")
         }
     }
 

@@ -19,9 +19,9 @@ import Darwin
 /// Hooks are assumed to succeed at once: the simulation is about traffic.
 public struct RolloutSimulation: Sendable {
     public let configuration: RolloutConfiguration
-    /// Calls per second through the alias.
+    /// Calls per second through the alias (finite, ≥ 0).
     public let rate: Double
-    /// How often the executor looks (it evaluates alarms and judgement at this interval).
+    /// How often the executor looks (it evaluates alarms and judgement at this interval); at least a second.
     public let evaluationInterval: Duration
     public let identity: AliasIdentity
     let alarms: SimulatedAlarms
@@ -38,10 +38,12 @@ public struct RolloutSimulation: Sendable {
 
     init(configuration: RolloutConfiguration, rate: Double, identity: AliasIdentity, alarms: SimulatedAlarms, evaluationInterval: Duration) {
         self.configuration = configuration
-        self.rate = rate
+        // Traffic is a count of calls: anything but a finite rate ≥ 0 is no traffic rather than a crash.
+        self.rate = rate.isFinite ? max(0, rate) : 0
         self.identity = identity
         self.alarms = alarms
-        self.evaluationInterval = evaluationInterval
+        // Virtual time must move: a second is finer than any executor looks.
+        self.evaluationInterval = max(evaluationInterval, .seconds(1))
     }
 
     /// How one simulated rollout ended.
