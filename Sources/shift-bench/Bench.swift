@@ -6,8 +6,8 @@ import Foundation
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shift-bench",
-        abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API.",
-        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self])
+        abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API, the judgement.",
+        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self])
 }
 
 /// Timing helpers shared by the benchmarks.

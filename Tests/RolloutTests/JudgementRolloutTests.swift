@@ -99,12 +99,12 @@ import Testing
         let simulation = RolloutSimulation(configuration: Self.canary, rate: 20)
         let runs = 500
         let outcomes = (0..<runs).map { simulation.run(seed: UInt64($0), oldErrorRate: 0, newErrorRate: 0.03) }
-        let caught = outcomes.filter { $0.status == .failed && $0.weightAtEnd == 0 }.count
+        let caught = outcomes.filter(\.caughtBeforeFullTraffic).count
         let byJudgement = outcomes.filter(\.failedByJudgement).count
         #expect(Double(caught) / Double(runs) >= 0.95, "caught \(caught) of \(runs)")
         #expect(Double(byJudgement) / Double(runs) >= 0.95, "failed by judgement in \(byJudgement) of \(runs)")
         // Never at 100 %: the canary is where it is caught.
-        #expect(outcomes.allSatisfy { $0.weightAtEnd < 1 })
+        #expect(outcomes.allSatisfy { $0.peakWeight < 1 })
     }
 }
 

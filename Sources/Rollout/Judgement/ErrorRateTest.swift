@@ -99,9 +99,19 @@ public enum ErrorRateTest {
         }
         let (increase, radius) = interval(new: new, old: old, policy: policy)
         let lower = increase - radius, upper = increase + radius
-        let verdict: Verdict = lower > policy.maxErrorIncrease ? .fail : (upper < policy.maxErrorIncrease ? .pass : .inconclusive)
-        return ErrorRateJudgement(verdict: verdict, new: new, old: old, increase: increase, lower: lower, upper: upper,
-                                  minimumNewCalls: minimum)
+        return ErrorRateJudgement(verdict: verdict(lower: lower, upper: upper, policy: policy), new: new, old: old, increase: increase,
+                                  lower: lower, upper: upper, minimumNewCalls: minimum)
+    }
+
+    /// The verdict alone, without the sample size or the figures: what a simulation needs at every look.
+    static func verdict(new: CallCounts, old: CallCounts, policy: JudgementPolicy) -> Verdict {
+        guard new.invocations > 0, old.invocations > 0 else { return .inconclusive }
+        let (increase, radius) = interval(new: new, old: old, policy: policy)
+        return verdict(lower: increase - radius, upper: increase + radius, policy: policy)
+    }
+
+    private static func verdict(lower: Double, upper: Double, policy: JudgementPolicy) -> Verdict {
+        lower > policy.maxErrorIncrease ? .fail : (upper < policy.maxErrorIncrease ? .pass : .inconclusive)
     }
 
     /// The adjusted increase and the confidence sequence's radius.
