@@ -41,7 +41,9 @@ public struct Deployer: Sendable {
     }
 
     /// The plan of every alias, read without changing anything.
-    public func dryRun(template: Template, request: DeploymentRequest) async throws {
+    /// The plan of every alias, with a detection analysis of its rollout; `resolve` reads the template again with
+    /// the version numbers a deployment would publish (for alarms on `!GetAtt Fn.Version.Version`).
+    public func dryRun(template: Template, request: DeploymentRequest, resolve: @Sendable ([String: String]) throws -> Template) async throws {
         let (plans, warnings) = try DeploymentPlanner.plans(for: template, request: request)
         let now = clock.now
         for warning in warnings { emit(now, .warning(warning)) }
@@ -49,16 +51,46 @@ public struct Deployer: Sendable {
             emit(now, .nothingToDeploy(reason: "no function has AutoPublishAlias"))
             return
         }
-        for plan in plans {
-            let decided = try await DeploymentPlanner.decide(plan, target: target)
+        var decided: [AliasPlan] = []
+        for plan in plans { decided.append(try await DeploymentPlanner.decide(plan, target: target)) }
+        let versions = Dictionary(uniqueKeysWithValues: decided.map { ($0.plan.function.logicalId, $0.preview.version) })
+        let resolved = try resolve(versions)
+        let resolvedPlans = try DeploymentPlanner.plans(for: resolved, request: request).plans
+        for aliasPlan in decided {
+            let plan = aliasPlan.plan
             let timeline = plan.schedule.points.map { now + .seconds(Int64($0.minute) * 60) }
+            var detection: DetectionAnalysis?
+            if aliasPlan.decision != .unchanged,
+               let resolvedPlan = resolvedPlans.first(where: { $0.function.logicalId == plan.function.logicalId }) {
+                detection = try analyze(resolvedPlan, template: resolved, request: request, decided: aliasPlan)
+            }
             emit(now, .planned(AliasPlanReport(
-                alias: plan.aliasRef, currentVersion: decided.routing?.primary, newVersion: decided.preview.version,
-                publishes: decided.preview.wouldCreate, codeSha256: decided.preview.codeSha256, latestVersion: decided.preview.latestVersion,
-                changes: decided.preview.changes, decision: decided.decision, schedule: plan.schedule, scheduleSource: plan.scheduleSource,
-                timeline: timeline, hooks: plan.hooks, alarms: plan.alarmIds + Self.flagAlarmNames(request))))
+                alias: plan.aliasRef, currentVersion: aliasPlan.routing?.primary, newVersion: aliasPlan.preview.version,
+                publishes: aliasPlan.preview.wouldCreate, codeSha256: aliasPlan.preview.codeSha256, latestVersion: aliasPlan.preview.latestVersion,
+                changes: aliasPlan.preview.changes, decision: aliasPlan.decision, schedule: plan.schedule, scheduleSource: plan.scheduleSource,
+                timeline: timeline, hooks: plan.hooks, alarms: plan.alarmIds + Self.flagAlarmNames(request), detection: detection)))
         }
         emit(now, .planFinished(aliases: plans.count))
+    }
+
+    /// Simulates the alias's rollout at the expected traffic: what its alarms (and the judgement) would catch.
+    /// A first deployment is analysed too, as the rollout of the next release: in CI the state is usually fresh.
+    private func analyze(_ plan: FunctionPlan, template: Template, request: DeploymentRequest, decided: AliasPlan) throws -> DetectionAnalysis? {
+        let newVersion = decided.preview.version
+        let alarms = try alarmDefinitions(plan, template: template, request: request, newVersion: newVersion)
+        guard plan.schedule.points.count > 1 || !alarms.isEmpty else { return nil }
+        let oldVersion = decided.routing?.primary ?? String(max(0, (Int(newVersion) ?? 1) - 1))
+        let configuration = RolloutConfiguration(newVersion: newVersion, schedule: plan.schedule, hooks: Set(plan.hooks.keys),
+                                                 hookTimeout: request.hookTimeout,
+                                                 judgement: plan.schedule.points.count > 1 ? request.judgement : nil)
+        do throws(RolloutError) {
+            return try DetectionAnalysis.analyze(
+                configuration: configuration,
+                identity: AliasIdentity(functionName: plan.function.functionName, alias: plan.alias, oldVersion: oldVersion),
+                alarms: alarms, options: DetectionAnalysis.Options(rate: request.expectedRate, assumedErrorRate: request.assumedErrorRate))
+        } catch {
+            throw DeploymentError(.invalidInput, error.message)
+        }
     }
 
     /// Deploys every alias of the template: recovers or resumes interrupted deployments, publishes, creates

@@ -60,6 +60,9 @@ public struct AliasPlanReport: Sendable, Equatable {
     public var timeline: [Instant]
     public var hooks: [LifecycleHook: String]
     public var alarms: [String]
+    /// Whether this plan's alarms (and the judgement) could catch a faulty version, simulated at the expected
+    /// traffic; nil when the schedule has nothing to watch (AllAtOnce without alarms) or nothing would change.
+    public var detection: DetectionAnalysis?
 }
 
 /// What a deployment does to one alias.

@@ -54,6 +54,12 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @Option(help: "Seed for the alias's weighted routing (repeatable runs).")
     var seed: UInt64?
 
+    @Option(help: "For --dry-run's detection analysis: calls per second through each alias in schedule time (default: --rate / --time-scale).")
+    var expectedRate: Double?
+
+    @Option(help: "For --dry-run's detection analysis: the error rate of a faulty new version whose failed calls it estimates (e.g. 5%).")
+    var assumeErrorRate: String = "5%"
+
     @Flag(help: "Shift the template's aliases as one release: an alarm or hook failure on any of them rolls all of them back.")
     var allOrNothing = false
 
@@ -65,6 +71,9 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     func validate() throws {
         guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number, e.g. 60") }
         guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 invocations per second") }
+        if let expectedRate, !(expectedRate > 0 && expectedRate <= 100_000) {
+            throw ValidationError("--expected-rate must be between 0 and 100000 calls per second, e.g. 20")
+        }
         _ = try parsedHookTimeout()
         if let alarmErrorRate {
             do throws(RolloutError) { _ = try AlarmDefinition.parseErrorRateFlag(alarmErrorRate) } catch { throw ValidationError(error.message) }
@@ -119,8 +128,16 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                 do throws(RolloutError) { return try AlarmDefinition.parseMillisecondsFlag(text) } catch { throw ValidationError(error.message) }
             },
             allOrNothing: allOrNothing, deploymentConfigs: try deploymentConfigOptions.configs(),
-            judgement: try judgementOptions.settings())
+            judgement: try judgementOptions.settings(), expectedRate: expectedRate ?? rate / timeScale,
+            assumedErrorRate: try JudgementOptions.percent(assumeErrorRate, "--assume-error-rate", example: "5%"))
         let loadOptions = try templateOptions.loadOptions()
+        let templatePath = template
+        // `Fn.Version` references (hooks' environments, alarms) resolve once versions have numbers.
+        let resolve: @Sendable ([String: String]) throws -> Template = { versions in
+            var options = loadOptions
+            options.versionNumbers = versions
+            return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: request.deploymentConfigs)
+        }
         let loaded = try TemplateFile.loadOrFail(template, options: loadOptions, deploymentConfigs: request.deploymentConfigs)
         try TemplateFile.requireCodeFolders(of: loaded.functions.filter { $0.autoPublishAlias != nil }, in: loaded)
         // Read the traffic first: a bad file is reported before anything is published.
@@ -130,7 +147,8 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         if dryRun {
             try await LocalTarget.withPlanningTarget(stateDirectory: stateDirectory, region: region, accountId: accountId, timeScale: timeScale) { target in
                 try await target.load(loaded)
-                try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink).dryRun(template: loaded, request: request)
+                try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink)
+                    .dryRun(template: loaded, request: request, resolve: resolve)
             }
             return .nothingToDo
         }
@@ -139,7 +157,6 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         let outcome: DeploymentOutcome
         do {
             try await target.load(loaded, requiring: loaded.functions.filter { $0.autoPublishAlias != nil }.map(\.logicalId))
-            let templatePath = template
             let (inputs, continuation) = AsyncStream<ExecutorInput>.makeStream()
             let deployer = Deployer(target: target, clock: target.deploymentClock,
                                     executorOptions: .init(reportsProgress: renderer.live), emit: renderer.sink)
@@ -155,11 +172,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                     }
                 }
                 group.addTask {
-                    try await deployer.deploy(template: loaded, request: request, resolve: { versions in
-                        var options = loadOptions
-                        options.versionNumbers = versions
-                        return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: request.deploymentConfigs)
-                    }, traffic: replay, inputs: inputs)
+                    try await deployer.deploy(template: loaded, request: request, resolve: resolve, traffic: replay, inputs: inputs)
                 }
                 var outcome = DeploymentOutcome.nothingToDo
                 while let next = try await group.next() {

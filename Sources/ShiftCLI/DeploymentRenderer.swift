@@ -151,6 +151,28 @@ final class DeploymentRenderer: Sendable {
             "strategy": plan.schedule.name, "strategySource": plan.scheduleSource,
             "schedule": zip(plan.schedule.points, plan.timeline).map { ["minute": $0.minute, "percent": $0.percent, "at": JSONOutput.time($1)] },
             "hooks": Dictionary(uniqueKeysWithValues: plan.hooks.map { ($0.key.rawValue, $0.value) }), "alarms": plan.alarms,
+            "detection": plan.detection.map(detectionFields) ?? NSNull(),
+        ]
+    }
+
+    /// The detection analysis as JSON: rates as fractions, counts as numbers, findings with their codes.
+    private static func detectionFields(_ d: DetectionAnalysis) -> [String: Any] {
+        func figures(_ f: DetectionFigures) -> [String: Any] {
+            [
+                "smallestCaughtIncrease": f.smallestCaughtIncrease ?? NSNull(), "falseRollbackShare": f.falseRollbackShare,
+                "blastRadius": [
+                    "newErrorRate": f.blastRadius.newErrorRate, "meanFailedCalls": f.blastRadius.meanFailedCalls,
+                    "caughtShare": f.blastRadius.caughtShare, "meanMinutesToRollback": f.blastRadius.meanMinutesToRollback ?? NSNull(),
+                ] as [String: Any],
+            ]
+        }
+        return [
+            "rate": d.options.rate, "runs": d.options.runs, "detectionProbability": d.options.detectionProbability,
+            "judgementConfigured": d.judgementConfigured, "alarmsOnly": figures(d.alarmsOnly), "withJudgement": figures(d.withJudgement),
+            "alarms": d.alarms.map { alarm -> [String: Any] in
+                ["name": alarm.name, "scope": alarm.scope.rawValue,
+                 "findings": alarm.findings.map { ["code": $0.code.rawValue, "message": $0.message] }]
+            },
         ]
     }
 
@@ -169,10 +191,35 @@ final class DeploymentRenderer: Sendable {
         text += "\n    schedule (\(plan.scheduleSource)): " + plan.schedule.points.map { "minute \($0.minute) → \(TemplateValueFormat.percent($0.percent))%" }.joined(separator: ", ")
         if !plan.hooks.isEmpty { text += "\n    hooks: " + plan.hooks.sorted { $0.key.rawValue > $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") }
         if !plan.alarms.isEmpty { text += "\n    alarms: " + plan.alarms.joined(separator: ", ") }
+        if let detection = plan.detection { text += detectionText(detection) }
         return text
     }
 
     /// A line per alias that is still shifting: its phase, its alarms, then each version's traffic.
+    /// What the plan would catch, in words: the findings as warnings, then the simulated figures.
+    static func detectionText(_ d: DetectionAnalysis) -> String {
+        var text = "\n    detection at \(TemplateValueFormat.percent((d.options.rate * 100).rounded() / 100)) calls/s "
+            + "(\(d.options.runs) simulated rollouts):"
+        for alarm in d.alarms where alarm.findings.isEmpty {
+            text += "\n      alarm \(alarm.name): \(alarm.scope == .newVersion ? "watches the new version" : "no finding")"
+        }
+        for finding in d.warnings { text += "\n      warning: \(finding.message)" }
+        func caught(_ f: DetectionFigures) -> String {
+            f.smallestCaughtIncrease.map { "+\(Judgement.percentText($0)) errors or more" } ?? "nothing up to 100 % errors"
+        }
+        let p = Judgement.percentText(d.options.detectionProbability)
+        text += "\n      caught before 100 % in \(p) of rollouts: alarms alone \(caught(d.alarmsOnly)); with judgement \(caught(d.withJudgement))"
+            + (d.judgementConfigured ? "" : " (judgement is off: --no-judge)")
+        func radius(_ f: DetectionFigures) -> String {
+            let b = f.blastRadius
+            let when = b.meanMinutesToRollback.map { String(format: " after %.1f min", $0) } ?? ""
+            return "rolled back in \(Judgement.percentText(b.caughtShare)) of rollouts\(when), \(String(format: "%.0f", b.meanFailedCalls)) failed calls on average"
+        }
+        text += "\n      a version failing \(Judgement.percentText(d.alarmsOnly.blastRadius.newErrorRate)) of its calls: alarms alone \(radius(d.alarmsOnly)); "
+            + "with judgement \(radius(d.withJudgement))"
+        return text
+    }
+
     static func statusLines(_ rollouts: [RolloutProgress], at now: Instant) -> [Terminal.Line] {
         rollouts.map { rollout in
             var line = Terminal.Line()
