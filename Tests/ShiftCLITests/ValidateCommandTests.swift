@@ -6,7 +6,7 @@ struct ValidateCommandTests {
     @Test func bundledExampleIsValid() throws {
         let result = try CLI.run(["validate", "examples/greeter/template.yaml"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("valid, 3 functions, 0 layers, 1 alarm"), "\(result.stdout)")
+        #expect(result.stdout.contains("valid, 3 functions, 0 layers, 2 alarms"), "\(result.stdout)")
         #expect(result.stdout.contains("Canary10Percent5Minutes [0m→10% 5m→100%]"))
     }
 
@@ -25,7 +25,7 @@ struct ValidateCommandTests {
         #expect(greeter["AutoPublishAlias"] as? String == "live")
         let preference = try #require(greeter["DeploymentPreference"] as? [String: Any])
         #expect(preference["Type"] as? String == "Canary10Percent5Minutes")
-        #expect(preference["Alarms"] as? [String] == ["GreeterErrorsAlarm"])
+        #expect(preference["Alarms"] as? [String] == ["GreeterErrorsAlarm", "GreeterAliasErrorsAlarm"])
         #expect((preference["Hooks"] as? [String: Any])?["PreTraffic"] as? String == "PreTrafficCheck")
         let schedule = try #require(preference["Schedule"] as? [[String: Any]])
         #expect(schedule.count == 2)
