@@ -32,7 +32,9 @@ public struct Rollout: Sendable, Equatable, Codable {
     public private(set) var heldSince: Instant?
     /// The hold ran out on an Inconclusive judgement: the rollout went on or rolled back by `onInconclusive`,
     /// not because the new version was shown good or bad.
-    public private(set) var endedInconclusive = false
+    public var endedInconclusive: Bool { heldOut ?? false }
+    /// Optional so that journals written before the judgement existed still decode (and resume).
+    private var heldOut: Bool?
 
     private enum State: Sendable, Equatable, Codable {
         /// Created: nothing happened yet. Next: `beforeAllowTraffic` (start with a PreTraffic hook),
@@ -312,7 +314,7 @@ public struct Rollout: Sendable, Equatable, Codable {
             return [.wake(at: holdEnd(held))]
         }
         heldSince = nil
-        endedInconclusive = true
+        heldOut = true
         let reason = judgement?.reason ?? "no look at the new version's calls was recorded"
         switch settings.onInconclusive {
         case .pass:

@@ -75,6 +75,20 @@ import Testing
         #expect(r.timerFired(at: .minutes(9)) == [.wake(at: .minutes(19))])
     }
 
+    @Test func aJournalWrittenBeforeTheJudgementStillResumes() throws {
+        var r = Rollout(configuration: RolloutConfiguration(newVersion: "3", schedule: try! TrafficSchedule(named: "Canary10Percent5Minutes")))
+        _ = r.start(at: .zero)
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any])
+        // What an older shift wrote: none of the judgement's fields.
+        for key in ["judgement", "heldSince", "heldOut"] { object.removeValue(forKey: key) }
+        if var configuration = object["configuration"] as? [String: Any] {
+            configuration.removeValue(forKey: "judgement")
+            object["configuration"] = configuration
+        }
+        var restored = try JSONDecoder().decode(Rollout.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(restored.timerFired(at: .minutes(5)).first == .setWeight(version: "3", weight: 1))
+    }
+
     @Test func withoutJudgementLooksAreIgnored() {
         var r = Rollout(configuration: RolloutConfiguration(newVersion: "3", schedule: try! TrafficSchedule(named: "Canary10Percent5Minutes")))
         _ = r.start(at: .zero)
