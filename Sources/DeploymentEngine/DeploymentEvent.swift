@@ -37,9 +37,11 @@ public struct RolloutProgress: Sendable, Equatable {
     public var traffic: [VersionTraffic]
     /// Alarm states by name, sorted by name.
     public var alarms: [(name: String, state: AlarmState)]
+    /// The latest judgement's verdict (nil when the rollout is not judged or not looked at yet).
+    public var verdict: Verdict?
 
     public static func == (lhs: RolloutProgress, rhs: RolloutProgress) -> Bool {
-        lhs.alias == rhs.alias && lhs.phase == rhs.phase && lhs.traffic == rhs.traffic
+        lhs.alias == rhs.alias && lhs.phase == rhs.phase && lhs.traffic == rhs.traffic && lhs.verdict == rhs.verdict
             && lhs.alarms.map(\.name) == rhs.alarms.map(\.name) && lhs.alarms.map(\.state) == rhs.alarms.map(\.state)
     }
 }

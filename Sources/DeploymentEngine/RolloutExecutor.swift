@@ -376,7 +376,8 @@ public struct RolloutExecutor: Sendable {
                 alias: rollout.spec.alias, oldVersion: rollout.spec.oldVersion, newVersion: rollout.spec.newVersion,
                 phase: rollout.rollout.phase, stepCount: rollout.spec.configuration.schedule.points.count,
                 traffic: await counts(rollout, until: now),
-                alarms: rollout.monitor.states.sorted { $0.key < $1.key }.map { (name: $0.key, state: $0.value) }))
+                alarms: rollout.monitor.states.sorted { $0.key < $1.key }.map { (name: $0.key, state: $0.value) },
+                verdict: rollout.rollout.judgement?.verdict))
         }
         return result
     }

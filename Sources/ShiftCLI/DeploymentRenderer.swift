@@ -236,7 +236,12 @@ final class DeploymentRenderer: Sendable {
             case .afterAllowTraffic: part("100%, PostTraffic/bake")
             case .finished(let status, _, _, _): part(status.rawValue, status == .succeeded ? .green : .red)
             }
-            // Alarms before traffic: a line cut at the terminal's width keeps what decides a rollback.
+            // The verdict and alarms before traffic: a line cut at the terminal's width keeps what decides a rollback.
+            if let verdict = rollout.verdict {
+                line.append(" | ", .dim)
+                line.append("judged ")
+                line.append(verdict.rawValue, verdict == .fail ? .red : (verdict == .pass ? .green : .yellow))
+            }
             for (index, alarm) in rollout.alarms.enumerated() {
                 line.append(index == 0 ? " | " : " ", index == 0 ? .dim : nil)
                 line.append("\(alarm.name)=")
