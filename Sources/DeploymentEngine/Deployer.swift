@@ -53,7 +53,7 @@ public struct Deployer: Sendable {
         }
         var decided: [AliasPlan] = []
         for plan in plans { decided.append(try await DeploymentPlanner.decide(plan, target: target)) }
-        let versions = Dictionary(uniqueKeysWithValues: decided.map { ($0.plan.function.logicalId, $0.preview.version) })
+        let versions = Dictionary(uniqueKeysWithValues: decided.map { ($0.plan.function.logicalId, Self.analysedVersions($0).new) })
         let resolved = try resolve(versions)
         let resolvedPlans = try DeploymentPlanner.plans(for: resolved, request: request).plans
         for aliasPlan in decided {
@@ -73,13 +73,18 @@ public struct Deployer: Sendable {
         emit(now, .planFinished(aliases: plans.count))
     }
 
+    /// The versions a rollout of this plan would move between. A first deployment only creates the alias, so it is
+    /// analysed as the rollout of the next release (N + 1 replacing the N it creates): in CI the state is usually fresh.
+    static func analysedVersions(_ decided: AliasPlan) -> (old: String, new: String) {
+        if decided.decision == .create { return (decided.preview.version, String((Int(decided.preview.version) ?? 1) + 1)) }
+        return (decided.routing?.primary ?? decided.preview.version, decided.preview.version)
+    }
+
     /// Simulates the alias's rollout at the expected traffic: what its alarms (and the judgement) would catch.
-    /// A first deployment is analysed too, as the rollout of the next release: in CI the state is usually fresh.
     private func analyze(_ plan: FunctionPlan, template: Template, request: DeploymentRequest, decided: AliasPlan) throws -> DetectionAnalysis? {
-        let newVersion = decided.preview.version
+        let (oldVersion, newVersion) = Self.analysedVersions(decided)
         let alarms = try alarmDefinitions(plan, template: template, request: request, newVersion: newVersion)
         guard plan.schedule.points.count > 1 || !alarms.isEmpty else { return nil }
-        let oldVersion = decided.routing?.primary ?? String(max(0, (Int(newVersion) ?? 1) - 1))
         let configuration = RolloutConfiguration(newVersion: newVersion, schedule: plan.schedule, hooks: Set(plan.hooks.keys),
                                                  hookTimeout: request.hookTimeout,
                                                  judgement: plan.schedule.points.count > 1 ? request.judgement : nil)

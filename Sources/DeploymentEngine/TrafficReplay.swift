@@ -43,10 +43,17 @@ public struct TrafficReplay: Sendable {
         }
     }
 
+    /// The calls per second (wall time) each of `aliases` aliases receives: the rate is shared round-robin.
+    public static func perAliasRate(_ rate: Double, aliases: Int) -> Double {
+        rate / Double(max(1, aliases))
+    }
+
     /// Sends events round-robin to `aliases` until cancelled (the deployment ended).
     func run(aliases: [AliasRef], target: any DeploymentTarget) async {
         guard !aliases.isEmpty else { return }
-        let interval = Duration.milliseconds(Int64((1000 / rate).rounded(.up)))
+        // Nanoseconds, not whole milliseconds: 400/s must not become 333/s. Deadlines accumulate, so a late wake
+        // catches up and the average rate holds.
+        let interval = Duration.nanoseconds(Int64((1e9 / rate).rounded()))
         await withTaskGroup(of: Void.self) { group in
             var sent = 0
             var inFlight = 0

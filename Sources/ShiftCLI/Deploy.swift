@@ -2,6 +2,7 @@ import ArgumentParser
 import DeploymentEngine
 import Foundation
 import Rollout
+import Runtime
 import TemplateModel
 
 /// `shift deploy`: publish what the template describes and move each alias's traffic to it safely.
@@ -69,11 +70,14 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @OptionGroup var stateOptions: StateOptions
 
     func validate() throws {
-        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number, e.g. 60") }
+        guard StateClock.timeScaleRange.contains(timeScale) else {
+            throw ValidationError("--time-scale must be from 0.001 to 100000, e.g. 60 (a minute lasts a second)")
+        }
         guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 invocations per second") }
         if let expectedRate, !(expectedRate > 0 && expectedRate <= 100_000) {
-            throw ValidationError("--expected-rate must be between 0 and 100000 calls per second, e.g. 20")
+            throw ValidationError("--expected-rate must be above 0 and at most 100000 calls per second, e.g. 20")
         }
+        _ = try JudgementOptions.percent(assumeErrorRate, "--assume-error-rate", example: "5%", upTo100: true)
         _ = try parsedHookTimeout()
         if let alarmErrorRate {
             do throws(RolloutError) { _ = try AlarmDefinition.parseErrorRateFlag(alarmErrorRate) } catch { throw ValidationError(error.message) }
@@ -119,7 +123,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     }
 
     private func deploy(_ renderer: DeploymentRenderer) async throws -> DeploymentOutcome {
-        let request = DeploymentRequest(
+        var request = DeploymentRequest(
             templatePath: template, strategy: strategy, functions: functions, hookTimeout: try parsedHookTimeout(),
             alarmErrorRate: try alarmErrorRate.map { text throws -> Double in
                 do throws(RolloutError) { return try AlarmDefinition.parseErrorRateFlag(text) } catch { throw ValidationError(error.message) }
@@ -128,18 +132,23 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                 do throws(RolloutError) { return try AlarmDefinition.parseMillisecondsFlag(text) } catch { throw ValidationError(error.message) }
             },
             allOrNothing: allOrNothing, deploymentConfigs: try deploymentConfigOptions.configs(),
-            judgement: try judgementOptions.settings(), expectedRate: expectedRate ?? rate / timeScale,
-            assumedErrorRate: try JudgementOptions.percent(assumeErrorRate, "--assume-error-rate", example: "5%"))
+            judgement: try judgementOptions.settings(),
+            assumedErrorRate: try JudgementOptions.percent(assumeErrorRate, "--assume-error-rate", example: "5%", upTo100: true))
         let loadOptions = try templateOptions.loadOptions()
-        let templatePath = template
+        let templatePath = template, deploymentConfigs = request.deploymentConfigs
         // `Fn.Version` references (hooks' environments, alarms) resolve once versions have numbers.
         let resolve: @Sendable ([String: String]) throws -> Template = { versions in
             var options = loadOptions
             options.versionNumbers = versions
-            return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: request.deploymentConfigs)
+            return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: deploymentConfigs)
         }
         let loaded = try TemplateFile.loadOrFail(template, options: loadOptions, deploymentConfigs: request.deploymentConfigs)
         try TemplateFile.requireCodeFolders(of: loaded.functions.filter { $0.autoPublishAlias != nil }, in: loaded)
+        // The replayed traffic is shared round-robin among the aliases deployed; the dry run's analysis assumes each one's share.
+        let published = loaded.functions.filter { $0.autoPublishAlias != nil }
+        let deployed = functions.isEmpty ? published : published.filter { functions.contains($0.logicalId) || functions.contains($0.functionName) }
+        request.expectedRate = expectedRate ?? TrafficReplay.perAliasRate(rate, aliases: deployed.count) / timeScale
+        let planned = request
         // Read the traffic first: a bad file is reported before anything is published.
         let replay = try traffic.map { try TrafficReplay(path: $0, rate: rate) }
         let stateDirectory = stateOptions.directory(forTemplate: template)
@@ -172,7 +181,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                     }
                 }
                 group.addTask {
-                    try await deployer.deploy(template: loaded, request: request, resolve: resolve, traffic: replay, inputs: inputs)
+                    try await deployer.deploy(template: loaded, request: planned, resolve: resolve, traffic: replay, inputs: inputs)
                 }
                 var outcome = DeploymentOutcome.nothingToDo
                 while let next = try await group.next() {

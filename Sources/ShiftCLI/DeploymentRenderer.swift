@@ -110,7 +110,7 @@ final class DeploymentRenderer: Sendable {
             let text = detail.map { "\(hook.rawValue) hook function failed: \($0)" } ?? "\(hook.rawValue) hook reported \(succeeded ? "Succeeded" : "Failed")"
             return ("hook.finished", alias, fields, text)
         case let .trafficShifted(alias, weights):
-            let parts = weights.sorted { $0.key < $1.key }.map { "version \($0.key) \(percent($0.value))" }
+            let parts = weights.sorted { (Int($0.key) ?? 0, $0.key) < (Int($1.key) ?? 0, $1.key) }.map { "version \($0.key) \(percent($0.value))" }
             return ("traffic.shifted", alias, ["weights": weights], "traffic: " + parts.joined(separator: ", "))
         case let .alarmChanged(alias, alarm, state, reason):
             return ("alarm.changed", alias, ["alarm": alarm, "state": state.rawValue, "reason": reason],
@@ -191,32 +191,48 @@ final class DeploymentRenderer: Sendable {
         text += "\n    schedule (\(plan.scheduleSource)): " + plan.schedule.points.map { "minute \($0.minute) → \(TemplateValueFormat.percent($0.percent))%" }.joined(separator: ", ")
         if !plan.hooks.isEmpty { text += "\n    hooks: " + plan.hooks.sorted { $0.key.rawValue > $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") }
         if !plan.alarms.isEmpty { text += "\n    alarms: " + plan.alarms.joined(separator: ", ") }
-        if let detection = plan.detection { text += detectionText(detection) }
+        if let detection = plan.detection { text += detectionText(detection, allAtOnce: plan.schedule.points.count == 1) }
         return text
     }
 
     /// A line per alias that is still shifting: its phase, its alarms, then each version's traffic.
     /// What the plan would catch, in words: the findings as warnings, then the simulated figures.
-    static func detectionText(_ d: DetectionAnalysis) -> String {
-        var text = "\n    detection at \(TemplateValueFormat.percent((d.options.rate * 100).rounded() / 100)) calls/s "
-            + "(\(d.options.runs) simulated rollouts):"
+    static func detectionText(_ d: DetectionAnalysis, allAtOnce: Bool) -> String {
+        let rate = d.options.rate >= 10 ? String(format: "%.0f", d.options.rate) : String(format: "%.3g", d.options.rate)
+        var text = "\n    detection at \(rate) calls/s (\(d.options.runs) simulated rollouts):"
+        if allAtOnce {
+            text += "\n      warning: AllAtOnce gives the new version every call at once: nothing compares it with the old one, "
+                + "and an alarm can only roll it back after its errors reached every user; a canary or linear strategy limits that"
+        }
         for alarm in d.alarms where alarm.findings.isEmpty {
             text += "\n      alarm \(alarm.name): \(alarm.scope == .newVersion ? "watches the new version" : "no finding")"
         }
         for finding in d.warnings { text += "\n      warning: \(finding.message)" }
+        let tolerated = 1 - d.options.detectionProbability
+        if d.alarmsOnly.falseRollbackShare > tolerated {
+            text += "\n      warning: the alarms roll back a version exactly as good as the old one in "
+                + "\(Judgement.percentText(d.alarmsOnly.falseRollbackShare)) of rollouts: fix them before trusting what they catch"
+        } else if d.judgementConfigured, d.withJudgement.falseRollbackShare > tolerated {
+            text += "\n      warning: at this traffic the judgement cannot tell in time, and --on-inconclusive \(d.judgement.onInconclusive.rawValue) "
+                + "rolls back a version exactly as good as the old one in \(Judgement.percentText(d.withJudgement.falseRollbackShare)) of rollouts; "
+                + "send more calls, lengthen --judge-hold, or use --on-inconclusive pass"
+        }
         func caught(_ f: DetectionFigures) -> String {
-            f.smallestCaughtIncrease.map { "+\(Judgement.percentText($0)) errors or more" } ?? "nothing up to 100 % errors"
+            if f.falseRollbackShare > tolerated { return "(rolls back good versions too)" }
+            return f.smallestCaughtIncrease.map { "+\(Judgement.percentText($0)) errors or more" } ?? "nothing up to 100 % errors"
         }
         let p = Judgement.percentText(d.options.detectionProbability)
-        text += "\n      caught before 100 % in \(p) of rollouts: alarms alone \(caught(d.alarmsOnly)); with judgement \(caught(d.withJudgement))"
-            + (d.judgementConfigured ? "" : " (judgement is off: --no-judge)")
+        let judged = d.judgementConfigured ? "; with judgement \(caught(d.withJudgement))"
+            : (allAtOnce ? "" : " (the judgement is off: --no-judge)")
+        text += "\n      caught before 100 % in \(p) of rollouts: alarms alone \(caught(d.alarmsOnly))\(judged)"
         func radius(_ f: DetectionFigures) -> String {
             let b = f.blastRadius
             let when = b.meanMinutesToRollback.map { String(format: " after %.1f min", $0) } ?? ""
-            return "rolled back in \(Judgement.percentText(b.caughtShare)) of rollouts\(when), \(String(format: "%.0f", b.meanFailedCalls)) failed calls on average"
+            let failed = b.meanFailedCalls.rounded() == 1 ? "1 failed call" : String(format: "%.0f failed calls", b.meanFailedCalls)
+            return "rolled back in \(Judgement.percentText(b.caughtShare)) of rollouts\(when), \(failed) on average"
         }
-        text += "\n      a version failing \(Judgement.percentText(d.alarmsOnly.blastRadius.newErrorRate)) of its calls: alarms alone \(radius(d.alarmsOnly)); "
-            + "with judgement \(radius(d.withJudgement))"
+        text += "\n      a version failing \(Judgement.percentText(d.alarmsOnly.blastRadius.newErrorRate)) of its calls: alarms alone \(radius(d.alarmsOnly))"
+            + (d.judgementConfigured ? "; with judgement \(radius(d.withJudgement))" : "")
         return text
     }
 

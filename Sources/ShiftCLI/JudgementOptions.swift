@@ -48,12 +48,12 @@ struct JudgementOptions: ParsableArguments {
         return ci.isEmpty || ci == "false" || ci == "0" ? .pass : .fail
     }
 
-    /// "1%", "0.5 %" or "1" (percent) → 0.01.
-    static func percent(_ text: String, _ flag: String, example: String) throws -> Double {
+    /// "1%", "0.5 %" or "1" (a number is percent too: `1` is one percent, never 100 %) → 0.01.
+    static func percent(_ text: String, _ flag: String, example: String, upTo100: Bool = false) throws -> Double {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         let number = trimmed.hasSuffix("%") ? String(trimmed.dropLast()).trimmingCharacters(in: .whitespaces) : trimmed
-        guard let value = Double(number), value.isFinite, value > 0, value < 100 else {
-            throw ValidationError("\(flag) '\(text)' is not a percentage; use a number between 0 and 100, e.g. \(example)")
+        guard let value = Double(number), value.isFinite, value > 0, upTo100 ? value <= 100 : value < 100 else {
+            throw ValidationError("\(flag) '\(text)' is not a percentage above 0 and \(upTo100 ? "at most" : "below") 100, e.g. \(example)")
         }
         return value / 100
     }

@@ -37,7 +37,9 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
 
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
-        guard timeScale > 0, timeScale.isFinite else { throw ValidationError("--time-scale must be a positive number") }
+        guard StateClock.timeScaleRange.contains(timeScale) else {
+            throw ValidationError("--time-scale must be from 0.001 to 100000, e.g. 60 (a minute lasts a second)")
+        }
     }
 
     func run() async throws {

@@ -99,6 +99,22 @@ private func deadPid() throws -> Int32 {
         }
     }
 
+    @Test func anAbsurdScaleInTheFileIsReadAsTheNearestBoundNeverATrap() throws {
+        try withDirectory { directory in
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // What an older shift accepted (`--time-scale 1e300`), then killed mid-run.
+            let record = StateClock.Record(
+                anchor: .init(wall: t0, virtual: t0, timeScale: 1e300), lastVirtual: t0, closedCleanly: false,
+                users: [.init(pid: try deadPid(), token: "killed")], boot: StateClock.bootIdentity())
+            try record.write(directory)
+            let clock = try StateClock.open(directory: directory, timeScale: 1, wallMilliseconds: TestWall(t0 + 6_000).read)
+            defer { clock.close() }
+            #expect(clock.nowMilliseconds >= t0)
+            #expect(clock.nowMilliseconds < Int64.max / 4)
+        }
+        #expect(throws: StateError.self) { try StateClock.open(directory: URL(fileURLWithPath: "/tmp/never-created"), timeScale: 1e9) }
+    }
+
     @Test func aCleanlyClosedUserLeavesNoMargin() throws {
         try withDirectory { directory in
             let wall = TestWall(t0)

@@ -91,7 +91,7 @@ import Glibc
             _ = try AliasLock.acquire(directory: root, function: "Greeter", alias: "live", holder: "deployment other")
         }
         #expect(error?.code == .stateLocked)
-        #expect(error?.message == "Greeter:live is being deployed by process \(getpid()) (deployment 5f3c); wait for it, or stop it (kill \(getpid())) and run shift deploy again to resume.")
+        #expect(error?.message == "Greeter:live is being deployed by process \(getpid()) (deployment 5f3c); wait for it, or stop it (kill \(getpid())) and deploy again to resume.")
         // Another alias of the same function, and the same alias name of another function, are free.
         try AliasLock.acquire(directory: root, function: "Greeter", alias: "beta", holder: "deployment b").release()
         try AliasLock.acquire(directory: root, function: "Other", alias: "live", holder: "deployment c").release()

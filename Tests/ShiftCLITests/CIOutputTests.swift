@@ -215,4 +215,13 @@ struct CIOutputTests {
         #expect(lines.dropFirst().first?["reason"] as? String == "terminated (SIGTERM)")
         #expect(serve.stderr.contains("shift serve: terminated (SIGTERM), shutting functions down"), "\(serve.stderr)")
     }
+
+    /// Numbers a person can type but no clock or timer can hold are refused, never a trap (exit 132).
+    @Test(arguments: [["--time-scale", "1e300"], ["--time-scale", "1e-9"], ["--judge-hold", "1e15m"], ["--hook-timeout", "1e20m"],
+                      ["--max-error-increase", "0"], ["--assume-error-rate", "150%"], ["--expected-rate", "0"]])
+    func outOfRangeNumbersAreUsageErrors(_ flag: [String]) throws {
+        let result = try CLI.run(["deploy", "examples/greeter/template.yaml", "--dry-run", "--state-dir", try CLI.temporaryDirectory().path] + flag)
+        #expect(result.status == 1, "\(flag): \(result.stderr)")
+        #expect(result.stderr.contains(flag[0]), "\(result.stderr)")
+    }
 }

@@ -151,3 +151,52 @@ struct JudgementEndToEndTests {
         #expect((ci.events.last?["functions"] as? [[String: Any]])?.first?["status"] as? String == "Failed")
     }
 }
+
+/// The dry run as a pull-request check: could this plan's alarms catch anything, and what would the judgement add?
+@Suite("shift deploy --dry-run's detection analysis, run as a process")
+struct DetectionDryRunTests {
+    @Test func theBundledExampleIsAnalysedAndItsWeakAlarmFlagged() throws {
+        let state = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: state) }
+        let text = try CLI.run(["deploy", "examples/greeter/template.yaml", "--dry-run", "--state-dir", state.path])
+        #expect(text.status == 0, "\(text.stderr)")
+        // The default --rate (20/s) is shared by the example's two aliases, as the replayed traffic would be.
+        #expect(text.stdout.contains("detection at 10 calls/s (200 simulated rollouts):"), "\(text.stdout)")
+        #expect(text.stdout.contains("alarm GreeterErrorsAlarm: watches the new version"))
+        #expect(text.stdout.contains("warning: alarm 'GreeterAliasErrorsAlarm' watches both versions"), "\(text.stdout)")
+        #expect(text.stdout.contains("`ExecutedVersion` with `!GetAtt Greeter.Version.Version`"))
+        // A first deployment is analysed as the next release's rollout: version 2 replacing 1.
+        #expect(text.stdout.contains("at 10 % version 2 would have to fail"))
+        #expect(text.stdout.contains("caught before 100 % in 95 % of rollouts: alarms alone +"))
+
+        let json = try CLI.run(["deploy", "examples/greeter/template.yaml", "--dry-run", "--state-dir", state.path, "--output", "json",
+                                "--expected-rate", "5", "--assume-error-rate", "10%"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let plan = try #require(DeployFixture.events(json.stdout).first { $0["event"] as? String == "plan.function" && $0["function"] as? String == "Greeter" })
+        let detection = try #require(plan["detection"] as? [String: Any])
+        #expect(detection["rate"] as? Double == 5)
+        let alarms = detection["alarms"] as? [[String: Any]] ?? []
+        let weak = alarms.first { $0["name"] as? String == "GreeterAliasErrorsAlarm" }
+        #expect((weak?["findings"] as? [[String: Any]])?.contains { $0["code"] as? String == "diluted" } == true, "\(alarms)")
+        let blast = (detection["alarmsOnly"] as? [String: Any])?["blastRadius"] as? [String: Any]
+        #expect(blast?["newErrorRate"] as? Double == 0.1)
+        // The judgement never catches less than the alarms alone.
+        let alone = (detection["alarmsOnly"] as? [String: Any])?["smallestCaughtIncrease"] as? Double
+        let judged = (detection["withJudgement"] as? [String: Any])?["smallestCaughtIncrease"] as? Double
+        if let alone, let judged { #expect(judged <= alone) }
+    }
+
+    @Test func plansThatCannotCatchAnythingSaySo() throws {
+        let state = try CLI.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: state) }
+        let allAtOnce = try CLI.run(["deploy", "examples/greeter/template.yaml", "--dry-run", "--state-dir", state.path,
+                                     "--function", "Greeter", "--strategy", "AllAtOnce"])
+        #expect(allAtOnce.stdout.contains("warning: AllAtOnce gives the new version every call at once"), "\(allAtOnce.stdout)")
+        #expect(!allAtOnce.stdout.contains("--no-judge"))
+        // In CI, at a trickle of traffic, the judgement would roll back even a good version: said, not hidden.
+        let trickle = try CLI.run(["deploy", "examples/greeter/template.yaml", "--dry-run", "--state-dir", state.path,
+                                   "--function", "Greeter", "--expected-rate", "0.001"], environment: ["CI": "true"])
+        #expect(trickle.stdout.contains("--on-inconclusive fail rolls back a version exactly as good as the old one"), "\(trickle.stdout)")
+        #expect(trickle.stdout.contains("with judgement (rolls back good versions too)"))
+    }
+}

@@ -29,11 +29,16 @@ public struct JudgementPolicy: Sendable, Equatable, Codable {
     /// Latency increases smaller than this are never a failure, whatever their ratio: a 1 ms function that
     /// takes 1.3 ms is not a regression anyone can act on.
     public var latencyFloorMilliseconds: Double
+    /// Calls the new version must have served before its latency can fail it. Its first calls are mostly the first
+    /// of freshly started processes (a bias, not noise, that no confidence level covers); from a hundred on, the
+    /// few of them sit above the lower bound of a p95.
+    public var latencyMinimumCalls: Int
 
     public static let standard = JudgementPolicy()
 
     public init(maxErrorIncrease: Double = 0.01, confidence: Double = 0.99, maxLatencyIncrease: Double = 0.2,
-                latencyQuantile: Double = 0.95, latencyFloorMilliseconds: Double = 10) {
+                latencyQuantile: Double = 0.95, latencyFloorMilliseconds: Double = 10, latencyMinimumCalls: Int = 100) {
+        self.latencyMinimumCalls = latencyMinimumCalls
         self.maxErrorIncrease = maxErrorIncrease
         self.confidence = confidence
         self.maxLatencyIncrease = maxLatencyIncrease

@@ -88,7 +88,8 @@ public enum LatencyTest {
         let newBounds = quantileBounds(new, q: q, alpha: alpha / 2)
         let oldBounds = quantileBounds(old, q: q, alpha: alpha / 2)
         var verdict = Verdict.inconclusive
-        if let newLower = newBounds.lower, let oldUpper = oldBounds.upper, newLower > tolerated(oldUpper, policy) {
+        if new.count >= policy.latencyMinimumCalls, let newLower = newBounds.lower, let oldUpper = oldBounds.upper,
+           newLower > tolerated(oldUpper, policy) {
             verdict = .fail
         } else if let newUpper = newBounds.upper, let oldLower = oldBounds.lower, newUpper <= tolerated(oldLower, policy) {
             verdict = .pass

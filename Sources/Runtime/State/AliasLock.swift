@@ -21,7 +21,7 @@ public final class AliasLock: Sendable {
         self.lock = lock
     }
 
-    /// Takes `<directory>/locks/<function>@<alias>.lock` at once or throws StateError(.stateLocked) naming the holder: "Greeter:live is being deployed by process 1234 (deployment 5f3c…); wait for it, or stop it (kill 1234) and run shift deploy again to resume".
+    /// Takes `<directory>/locks/<function>@<alias>.lock` at once or throws StateError(.stateLocked) naming the holder: "Greeter:live is being deployed by process 1234 (deployment 5f3c…); wait for it, or stop it (kill 1234) and deploy again to resume..
     ///
     /// - Parameter holder: what holds the lock, written after the pid for whoever fails next (e.g. "deployment <id>").
     public static func acquire(directory: URL, function: String, alias: String, holder: String) throws -> AliasLock {
@@ -52,9 +52,9 @@ public final class AliasLock: Sendable {
         let name = "\(function):\(alias)"
         guard let pid else {
             // The holder has taken the lock but not yet written its note.
-            return StateError(.stateLocked, "\(name) is being deployed by another process; wait for it, or stop it and run shift deploy again to resume.")
+            return StateError(.stateLocked, "\(name) is being deployed by another process; wait for it, or stop it and deploy again to resume.")
         }
-        return StateError(.stateLocked, "\(name) is being deployed by process \(pid)\(holder); wait for it, or stop it (kill \(pid)) and run shift deploy again to resume.")
+        return StateError(.stateLocked, "\(name) is being deployed by process \(pid)\(holder); wait for it, or stop it (kill \(pid)) and deploy again to resume.")
     }
 
     /// Function and alias names are restricted by AWS, but the lock must not escape `locks/` whatever it is given:

@@ -50,8 +50,8 @@ public final class StateClock: RuntimeClock {
     /// Throws `StateError(.stateLocked)` when a live process uses the time base at another scale: two
     /// scales cannot share one virtual time.
     public static func open(directory: URL, timeScale: Double, wallMilliseconds: @escaping @Sendable () -> Int64 = StateClock.systemWall) throws -> StateClock {
-        guard timeScale > 0 && timeScale.isFinite else {
-            throw StateError(.invalidParameterValue, "The time scale must be a positive number, not \(timeScale).")
+        guard timeScaleRange.contains(timeScale) else {
+            throw StateError(.invalidParameterValue, "The time scale must be from \(timeScaleRange.lowerBound) to 100000 (60: a minute lasts a second), not \(timeScale).")
         }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -95,12 +95,22 @@ public final class StateClock: RuntimeClock {
         }
     }
 
+    /// The scales a clock accepts: beyond them a minute of schedule lasts less than a millisecond, or for weeks,
+    /// and instants computed from them would overflow.
+    public static let timeScaleRange: ClosedRange<Double> = 0.001...100_000
+
+    /// `value` rounded into Int64, saturating instead of trapping (a corrupt or hand-edited clock.json included).
+    static func saturating(_ value: Double) -> Int64 {
+        guard value.isFinite else { return value > 0 ? Int64.max / 2 : (value < 0 ? Int64.min / 2 : 0) }
+        return Int64(min(max(value, Double(Int64.min / 2)), Double(Int64.max / 2)))
+    }
+
     /// Sleeps `duration` of virtual time, that is `duration / timeScale` of real time.
     public func sleep(for duration: Duration) async throws {
         let (seconds, attoseconds) = duration.components
         let real = (Double(seconds) + Double(attoseconds) / 1e18) / timeScale
         guard real > 0 else { return }
-        try await Task.sleep(for: .nanoseconds(Int64((real * 1e9).rounded(.up))))
+        try await Task.sleep(for: .nanoseconds(Self.saturating((real * 1e9).rounded(.up))))
     }
 
     /// Jumps virtual time forward to the start of the next minute, when this process alone uses the time base and timeScale > 1 (a new deployment then starts on a fresh metric period); otherwise does nothing. Returns now.
@@ -187,7 +197,7 @@ public final class StateClock: RuntimeClock {
 
     private static func margin(timeScale: Double) -> Int64 {
         let (seconds, attoseconds) = checkpointInterval.components
-        return Int64(((Double(seconds) + Double(attoseconds) / 1e18) * 1000 * timeScale).rounded(.up))
+        return saturating(((Double(seconds) + Double(attoseconds) / 1e18) * 1000 * timeScale).rounded(.up))
     }
 
     /// The users whose process still runs. After a reboot every recorded pid is stale (and may have been reused).
@@ -252,7 +262,7 @@ extension StateClock {
             var timeScale: Double
 
             func virtual(atWall now: Int64) -> Int64 {
-                virtual + Int64((Double(now - wall) * timeScale).rounded(.down))
+                virtual &+ StateClock.saturating((Double(now &- wall) * timeScale).rounded(.down))
             }
         }
 
@@ -273,8 +283,11 @@ extension StateClock {
         /// The record, or nil when the file is missing or not a record (then the directory is treated as fresh).
         static func read(_ directory: URL) -> Record? {
             guard let data = try? Data(contentsOf: StateClock.fileURL(directory)),
-                  let record = try? JSONDecoder().decode(Record.self, from: data),
+                  var record = try? JSONDecoder().decode(Record.self, from: data),
                   record.anchor.timeScale > 0, record.anchor.timeScale.isFinite else { return nil }
+            // A scale written by an older shift (or by hand) beyond the range is read as the nearest bound, so the
+            // time base and its last instant are kept.
+            record.anchor.timeScale = min(max(record.anchor.timeScale, StateClock.timeScaleRange.lowerBound), StateClock.timeScaleRange.upperBound)
             return record
         }
 
