@@ -133,6 +133,12 @@ public struct Deployer: Sendable {
         var versions: [String: String] = [:]
         for aliasPlan in decided {
             let alias = aliasPlan.plan.aliasRef
+            if aliasPlan.decision == .unchanged {
+                // The alias's version already is the code on disk (it may be older than the latest version).
+                versions[aliasPlan.plan.function.logicalId] = aliasPlan.preview.version
+                emit(clock.now, .versionPublished(alias, version: aliasPlan.preview.version, codeSha256: aliasPlan.preview.codeSha256, created: false))
+                continue
+            }
             let published = try await target.publish(function: alias.function)
             versions[aliasPlan.plan.function.logicalId] = published.version
             emit(clock.now, .versionPublished(alias, version: published.version, codeSha256: published.codeSha256, created: published.created))

@@ -153,7 +153,7 @@ enum DeploymentPlanner {
     /// One function's plan against the target's state: the one decision deploy and its dry run share.
     static func decide(_ plan: FunctionPlan, target: any DeploymentTarget) async throws -> AliasPlan {
         let alias = plan.aliasRef
-        let preview = try await target.previewPublish(function: alias.function)
+        var preview = try await target.previewPublish(function: alias.function)
         var routing = try await target.routing(of: alias)
         var recover: (JournalRecord, String)?
         var resume: (record: JournalRecord, journal: RolloutJournal)?
@@ -174,6 +174,13 @@ enum DeploymentPlanner {
         if let resume {
             decision = .resume(deploymentId: resume.record.id, from: resume.record.fromVersion ?? routing?.primary ?? preview.version)
         } else if let routing {
+            if routing.primary != preview.version, recover == nil,
+               try await target.versionMatchesDisk(function: alias.function, version: routing.primary) {
+                // The code on disk is the version the alias serves (a release rolled back, then the old code
+                // deployed again): nothing to publish, nothing to shift.
+                preview = PublishPreview(version: routing.primary, wouldCreate: false, codeSha256: preview.codeSha256,
+                                         latestVersion: preview.latestVersion, changes: [])
+            }
             decision = routing.primary == preview.version ? .unchanged : .shift(from: routing.primary)
         } else {
             decision = .create

@@ -136,6 +136,8 @@ public protocol DeploymentTarget: Sendable {
 
     /// What publishing `function` would do now.
     func previewPublish(function: String) async throws -> PublishPreview
+    /// Whether published `version` already is what is on disk (code and what counts of the configuration).
+    func versionMatchesDisk(function: String, version: String) async throws -> Bool
     /// Publishes `function` from its current code unless nothing that counts changed (SAM's AutoPublishAlias rule).
     func publish(function: String) async throws -> PublishedVersion
 

@@ -143,6 +143,11 @@ public final class LocalTarget: TemplateAwareTarget {
                               latestVersion: plan.latestVersion, changes: plan.changes)
     }
 
+    public func versionMatchesDisk(function: String, version: String) async throws -> Bool {
+        guard let number = Int(version) else { return false }
+        return try await !stack.service.publishPreview(function: function, comparedWith: number).wouldCreate
+    }
+
     public func publish(function: String) async throws -> PublishedVersion {
         let (version, created) = try await stack.service.publishVersion(function: function, rule: .autoPublishAlias)
         return PublishedVersion(version: version.versionString, codeSha256: version.codeSha256, created: created)

@@ -187,7 +187,11 @@ final class DeploymentRenderer: Sendable {
 
     private static func planText(_ plan: AliasPlanReport) -> String {
         var text = "\(actionText(plan))\n    code \(plan.codeSha256)"
-        text += plan.latestVersion.map { " (latest version \($0): \(plan.changes.isEmpty ? "unchanged" : plan.changes.joined(separator: ", ")))" } ?? " (no version yet)"
+        if let latest = plan.latestVersion, plan.decision == .unchanged, String(latest) != plan.newVersion {
+            text += " (the alias's version \(plan.newVersion) is this code; the latest, version \(latest), is not)"
+        } else {
+            text += plan.latestVersion.map { " (latest version \($0): \(plan.changes.isEmpty ? "unchanged" : plan.changes.joined(separator: ", ")))" } ?? " (no version yet)"
+        }
         text += "\n    schedule (\(plan.scheduleSource)): " + plan.schedule.points.map { "minute \($0.minute) → \(TemplateValueFormat.percent($0.percent))%" }.joined(separator: ", ")
         if !plan.hooks.isEmpty { text += "\n    hooks: " + plan.hooks.sorted { $0.key.rawValue > $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }.joined(separator: ", ") }
         if !plan.alarms.isEmpty { text += "\n    alarms: " + plan.alarms.joined(separator: ", ") }

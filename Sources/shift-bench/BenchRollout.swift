@@ -158,6 +158,7 @@ private final class SimulatedTarget: DeploymentTarget {
 
     func run() async {}
     func previewPublish(function: String) async throws -> PublishPreview { PublishPreview(version: "2", wouldCreate: false, codeSha256: "", latestVersion: 2, changes: []) }
+    func versionMatchesDisk(function: String, version: String) async throws -> Bool { version == "2" }
     func publish(function: String) async throws -> PublishedVersion { PublishedVersion(version: "2", codeSha256: "", created: false) }
     func routing(of alias: AliasRef) async throws -> AliasRouting? { state.withLock { $0.routing } }
     func createAlias(_ alias: AliasRef, version: String) async throws { state.withLock { $0.routing = AliasRouting(primary: version) } }

@@ -30,6 +30,10 @@ final class KillableTarget: TemplateAwareTarget {
     func run() async { await base.run() }
     func previewPublish(function: String) async throws -> PublishPreview { try await base.previewPublish(function: function) }
 
+    func versionMatchesDisk(function: String, version: String) async throws -> Bool {
+        try await base.versionMatchesDisk(function: function, version: version)
+    }
+
     func publish(function: String) async throws -> PublishedVersion {
         try alive()
         return try await base.publish(function: function)

@@ -200,6 +200,20 @@ struct DeployCommandTests {
         #expect(bad.status == 1 && bad.stderr.contains("broken.jsonl:2"), "\(bad.stderr)")
     }
 
+    /// After a rolled-back release, deploying the old code again is nothing to do: the alias already serves it,
+    /// though the latest version is the rolled-back one (AWS would publish a third version; a canary of identical
+    /// code would only wait for nothing).
+    @Test func redeployingTheCodeTheAliasServesIsNothingToDo() throws {
+        let app = try DeployFixture()
+        #expect(try app.deploy("good1").status == 0)
+        #expect(try app.deploy("faulty", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "60"]).status == 3)
+        let again = try app.deploy("good1", DeployFixture.fast)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.events.contains { $0["event"] as? String == "version.unchanged" && $0["version"] as? String == "1" })
+        #expect(again.events.contains { $0["event"] as? String == "deployment.unchanged" })
+        #expect(!again.events.contains { $0["event"] as? String == "version.published" || $0["event"] as? String == "deployment.started" })
+    }
+
     @Test func faultyVersionIsRolledBackDuringTheCanary() throws {
         let app = try DeployFixture()
         #expect(try app.deploy("good1").status == 0)

@@ -113,7 +113,9 @@ public actor LambdaService {
     }
 
     /// Whether `publishVersion(function:rule:)` would make a new version now, and what changed; writes nothing.
-    public func publishPreview(function name: String, rule: PublishRule = .autoPublishAlias) async throws -> PublishPlan {
+    /// What publishing would do, against the latest version or, with `version`, against that one (is what an alias
+    /// serves already what is on disk?).
+    public func publishPreview(function name: String, comparedWith version: Int? = nil, rule: PublishRule = .autoPublishAlias) async throws -> PublishPlan {
         guard let definition = definitions[name] else {
             throw StateError(.resourceNotFound, "Function not found: \(name); it is not in the template being served")
         }
@@ -121,8 +123,9 @@ public actor LambdaService {
             LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try store.codeHash(.directory(URL(fileURLWithPath: path))))
         }
         let codeSha256 = try store.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
-        let latest = try await store.latestPublishedVersion(function: name)
-        return PublishPlan.compare(definition, codeSha256: codeSha256, layers: layers, latest: latest, rule: rule)
+        let base: FunctionVersion?
+        if let version { base = try await store.getVersion(function: name, version: version) } else { base = try await store.latestPublishedVersion(function: name) }
+        return PublishPlan.compare(definition, codeSha256: codeSha256, layers: layers, latest: base, rule: rule)
     }
 
     /// Publishes `$LATEST` as a new version, or returns the latest version when nothing that counts changed.
