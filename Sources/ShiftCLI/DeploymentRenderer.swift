@@ -44,6 +44,12 @@ final class DeploymentRenderer: Sendable {
             var text = described
             // The rollback line already gave the reason; the final status does not repeat it.
             if repeated, case let .finished(_, _, status, _, _) = event { text = "deployment \(status.rawValue)" }
+            // Nor does the rollback line repeat the alarm's explanation printed just above it.
+            if case let .rolledBack(alias, _, _, _) = event {
+                for explanation in run.withLock({ $0.alarmExplanations[alias] ?? [] }) {
+                    text = text.replacingOccurrences(of: " (\(explanation))", with: " (explained above)")
+                }
+            }
             guard !text.isEmpty else { return }
             let prefix = alias.map { "\($0) " } ?? ""
             write("\(Self.clockTime(at)) \(prefix)\(text)\n")
@@ -322,6 +328,8 @@ private struct RunRecord: Sendable {
     private(set) var outcomes: [Outcome] = []
     /// The reason of each alias's rollback, so that its final status need not repeat it.
     private var rollbackReasons: [AliasRef: String] = [:]
+    /// Explanations of alarms that went to ALARM, per alias, so that the rollback line need not repeat them.
+    private(set) var alarmExplanations: [AliasRef: [String]] = [:]
     private(set) var lastInstant: Instant?
 
     /// Takes in one event; true when it is a final status whose reason the rollback line already gave.
@@ -342,6 +350,8 @@ private struct RunRecord: Sendable {
             rollbackReasons[alias] = reason
         case let .judged(alias, judgement):
             update(alias) { $0.verdict = judgement.verdict }
+        case let .alarmChanged(alias, _, state, reason) where state == .alarm:
+            alarmExplanations[alias, default: []].append(reason)
         case let .finished(alias, id, status, version, reason):
             update(alias) { $0.status = status.rawValue; $0.deploymentId = id; $0.version = version; $0.reason = reason }
             return rollbackReasons[alias] == reason

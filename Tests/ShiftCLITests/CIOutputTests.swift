@@ -198,9 +198,13 @@ struct CIOutputTests {
         let reason = String(rollback[rollback.range(of: "ROLLED BACK to version 1: ")!.upperBound...])
         #expect(run.stdout.components(separatedBy: reason).count == 2, "\(run.stdout)")
         #expect(lines.contains { $0.hasSuffix("Fn:live deployment Failed") }, "\(run.stdout)")
-        // The alarm speaks CloudWatch: the metric, the datapoint with its time, the threshold.
-        #expect(reason.contains(/Threshold Crossed: 1 out of the last 1 datapoint of rate = errors \/ invocations \* 100 \[[\d.]+ \(\d\d:\d\d\)\] was greater than the threshold \(10\)/),
-                "\(reason)")
+        // The alarm speaks CloudWatch (the metric, the datapoint with its time, the threshold), once: on its own
+        // line, which the rollback line refers to.
+        let alarm = try #require(lines.first { $0.contains("alarm ErrorRate is ALARM: ") }, "\(run.stdout)")
+        #expect(alarm.contains(/Threshold Crossed: 1 out of the last 1 datapoint of rate = errors \/ invocations \* 100 \[[\d.]+ \(\d\d:\d\d\)\] was greater than the threshold \(10\)/),
+                "\(alarm)")
+        #expect(reason.contains("alarm 'ErrorRate' is in ALARM at ") && reason.contains("(explained above)"), "\(reason)")
+        #expect(run.stdout.components(separatedBy: "Threshold Crossed").count == 2, "\(run.stdout)")
         #expect(!run.stdout.contains(/\b1 (errors|invocations|datapoints)\b/), "\(run.stdout)")
     }
 
