@@ -24,7 +24,7 @@ def msprt_lambda(theta_hat, theta0, V, tau2):
 def error_case(xn, nn, xo, no, delta=0.01, confidence=0.99):
     pn = (xn + 1) / (nn + 2); po = (xo + 1) / (no + 2)
     V = pn * (1 - pn) / (nn + 2) + po * (1 - po) / (no + 2)
-    tau2 = max(delta, 1e-4) ** 2
+    tau2 = max(2 * delta, 2e-4) ** 2
     alpha = 1 - confidence
     theta = pn - po
     # Radius: the distance d at which Λ(θ̂ ± d) = 1/α (Λ depends on |θ̂ − θ0| only).
