@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Runtime
+import TemplateModel
 
 /// `shift metrics`: a function's per-minute AWS/Lambda metrics per executed version, from the state folder.
 struct MetricsCommand: AsyncParsableCommand, JSONOutputCommand {
@@ -41,6 +42,14 @@ struct MetricsCommand: AsyncParsableCommand, JSONOutputCommand {
         let store = try await StateDirectory.openReadOnly(stateOptions.directory(forTemplate: template))
         defer { try? store.close() }
         try await TemplateFile.requireKnown(name, written: function, store: store, template: model, templatePath: template)
+        if let qualifier, qualifier != "$LATEST" {
+            // An unknown qualifier is a typo, not "no datapoints".
+            let known = try await store.listVersions(function: name).map(\.versionString) + store.listAliases(function: name).map(\.name)
+            guard known.contains(qualifier) else {
+                let near = NameSuggestion.closest(to: qualifier, in: known).map { "did you mean '\($0)'? " } ?? ""
+                throw CLIError("\(name) has no version or alias '\(qualifier)'; \(near)it has \(known.isEmpty ? "none yet" : known.joined(separator: ", ")) (and $LATEST)")
+            }
+        }
         let metrics = try MetricsStore(store: store)
         var dimensions = ["FunctionName": name]
         if let qualifier { dimensions["Resource"] = qualifier == "$LATEST" ? name : "\(name):\(qualifier)" }

@@ -8,6 +8,8 @@ enum ValidateReport {
     static func json(template: Template?, schedules: [String: TrafficSchedule], diagnostics: [Diagnostic]) -> String {
         var object: [String: Any] = [
             "valid": template != nil,
+            // As every report of a failure has it: 1 when the template is invalid.
+            "exitCode": template != nil ? 0 : 1,
             "diagnostics": diagnostics.map(JSONOutput.diagnostic),
         ]
         if let template {

@@ -117,6 +117,11 @@ struct CIOutputTests {
             let known = try CLI.run([command, "Fn", "--template", app.template, "--state-dir", app.state])
             #expect(known.status == 0, "\(command): \(known.stderr)")
         }
+        // A qualifier that is neither a version nor an alias is a typo too.
+        let typo = try CLI.run(["metrics", "Fn:lve", "--template", app.template, "--state-dir", app.state])
+        #expect(typo.status == 1 && typo.stderr.contains("Fn has no version or alias 'lve'; did you mean 'live'?"), "\(typo.stderr)")
+        #expect(try CLI.run(["metrics", "Fn:live", "--template", app.template, "--state-dir", app.state]).status == 0)
+        #expect(try CLI.run(["metrics", "Fn:1", "--template", app.template, "--state-dir", app.state]).status == 0)
     }
 
     /// Two aliases, one finished at once (AllAtOnce) and one shifting by canary, with traffic through both: what

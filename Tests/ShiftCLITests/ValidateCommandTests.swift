@@ -82,7 +82,7 @@ struct ValidateCommandTests {
         #expect(result.status == 1)
         #expect(result.stderr.contains(named) && result.stderr.contains(":5:"), "\(result.stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        #expect(object?["valid"] as? Bool == false)
+        #expect(object?["valid"] as? Bool == false && object?["exitCode"] as? Int == 1)
     }
 
     @Test func missingFileAndFolderAreClearErrors() throws {
