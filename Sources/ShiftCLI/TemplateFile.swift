@@ -64,8 +64,13 @@ extension TemplateFile {
 
 /// Writes diagnostics the way compilers do, on stderr.
 enum DiagnosticPrinter {
+    /// In the order of the file (stable for one position), as a reader goes through it.
     static func print(_ diagnostics: [Diagnostic]) {
-        for diagnostic in diagnostics {
+        let ordered = diagnostics.enumerated().sorted { a, b in
+            let (x, y) = (a.element.location, b.element.location)
+            return (x.file, x.line, x.column, a.offset) < (y.file, y.line, y.column, b.offset)
+        }.map(\.element)
+        for diagnostic in ordered {
             Terminal.standard.write((diagnostic.description + "\n"), to: .error)
         }
     }

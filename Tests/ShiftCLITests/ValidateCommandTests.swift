@@ -85,6 +85,33 @@ struct ValidateCommandTests {
         #expect(object?["valid"] as? Bool == false && object?["exitCode"] as? Int == 1)
     }
 
+    /// Problems are listed in the order of the file, whichever check found them.
+    @Test func diagnosticsFollowTheFile() throws {
+        let folder = try CLI.temporaryDirectory()
+        let template = folder.appendingPathComponent("template.yaml")
+        try """
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: pyhton3.12
+              Handler: a.b
+              AutoPublishAlias: live
+              DeploymentPreference: {Type: Canary10Percent5Minute}
+          Other:
+            Type: AWS::Serverless::Funtion
+        """.write(to: template, atomically: true, encoding: .utf8)
+        let result = try CLI.run(["validate", template.path])
+        #expect(result.status == 1)
+        let lines = result.stderr.split(separator: "\n").compactMap { line -> Int? in
+            guard line.hasPrefix(template.path + ":") else { return nil }
+            return Int(line.dropFirst(template.path.count + 1).prefix { $0.isNumber })
+        }
+        #expect(lines.count >= 2, "\(result.stderr)")
+        #expect(lines == lines.sorted(), "\(result.stderr)")
+    }
+
     @Test func missingFileAndFolderAreClearErrors() throws {
         let missing = try CLI.run(["validate", "no/such/template.yaml"])
         #expect(missing.status == 1)
