@@ -58,7 +58,8 @@ let package = Package(
         .testTarget(name: "DeploymentEngineTests", dependencies: ["DeploymentEngine", "Rollout", "TemplateModel", "Runtime"]),
         .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
-        // Runs the built binaries; depending on the executables makes `swift test` build them first.
-        .testTarget(name: "ShiftCLITests", dependencies: ["shift", "shiftctl"]),
+        // Runs the built binaries (depending on the executables makes `swift test` build them first) and unit-tests
+        // a few of ShiftCLI's pure functions.
+        .testTarget(name: "ShiftCLITests", dependencies: ["shift", "shiftctl", "ShiftCLI"]),
     ]
 )

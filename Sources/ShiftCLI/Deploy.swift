@@ -37,8 +37,11 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @Flag(help: "Show the plan (versions, changes, schedule, hooks, alarms); publish and change nothing.")
     var dryRun = false
 
-    @Option(help: "text or json (one JSON object a line per event, the last one run.finished).")
-    var output: OutputFormat = .text
+    @Option(help: "text, json (one JSON object a line per event, the last one run.finished) or markdown (a table per alias at the end, for a CI summary or a pull-request comment).")
+    var output: DeployOutputFormat = .text
+
+    @Flag(help: "Do not append the Markdown summary to the file GITHUB_STEP_SUMMARY names (GitHub Actions sets it).")
+    var noSummary = false
 
     @Option(name: .customLong("function"), help: "Deploy only this function (logical id or name); repeatable.")
     var functions: [String] = []
@@ -102,13 +105,18 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
 
     static let jsonStyle = JSONOutput.Style.stream
 
+    /// GitHub Actions' job summary file, which every step appends its Markdown to.
+    static var stepSummaryFile: String? {
+        ProcessInfo.processInfo.environment["GITHUB_STEP_SUMMARY"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
     /// A deploy that fails before it starts still ends its stream with `run.finished`.
     static func json(for failure: Failure) -> String {
-        DeploymentRenderer.runFinished(exitCode: failure.exitCode, functions: [], failure: failure)
+        DeploymentRenderer.runFinished(exitCode: failure.exitCode, outcomes: [], failure: failure)
     }
 
     func run() async throws {
-        let renderer = DeploymentRenderer(format: output, dryRun: dryRun)
+        let renderer = DeploymentRenderer(format: output, dryRun: dryRun, summaryFile: noSummary ? nil : Self.stepSummaryFile)
         let outcome: DeploymentOutcome
         do {
             outcome = try await deploy(renderer)

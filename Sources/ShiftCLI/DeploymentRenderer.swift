@@ -5,19 +5,23 @@ import Synchronization
 import TemplateModel
 
 /// Renders the engine's event stream for people (readable lines, under them a live status line per alias on a
-/// terminal) or machines (one JSON object a line, `--output json`, ending with `run.finished`). Times are the state
+/// terminal), machines (one JSON object a line, `--output json`, ending with `run.finished`) or CI pages (one
+/// Markdown summary at the end, `--output markdown`, and appended to `summaryFile`). Times are the state
 /// directory's time base.
 final class DeploymentRenderer: Sendable {
-    let format: OutputFormat
+    let format: DeployOutputFormat
     /// A status line per alias is redrawn in place only on a terminal.
     let live: Bool
     private let run = Mutex(RunRecord())
     private let dryRun: Bool
+    /// Where the Markdown summary is appended when the run ends (`$GITHUB_STEP_SUMMARY`), whatever the format.
+    private let summaryFile: String?
 
-    init(format: OutputFormat, dryRun: Bool = false) {
+    init(format: DeployOutputFormat, dryRun: Bool = false, summaryFile: String? = nil) {
         self.format = format
         self.live = format == .text && Terminal.standard.isLive
         self.dryRun = dryRun
+        self.summaryFile = summaryFile
     }
 
     /// The sink to hand to the engine.
@@ -40,6 +44,8 @@ final class DeploymentRenderer: Sendable {
                 object["alias"] = alias.alias
             }
             write(JSONOutput.line(object))
+        case .markdown:
+            break
         case .text:
             var text = described
             // The rollback line already gave the reason; the final status does not repeat it.
@@ -56,24 +62,35 @@ final class DeploymentRenderer: Sendable {
         }
     }
 
-    /// Ends a `--output json` run with its `run.finished` line: the status, the exit code and each alias's outcome.
+    /// Ends the run: `--output json` with its `run.finished` line (the status, the exit code and each alias's outcome),
+    /// `--output markdown` with its summary; the summary is also appended to `summaryFile`.
     func finish(exitCode: Int32, failure: Failure? = nil) {
-        guard format == .json else { return }
-        let (outcomes, last) = run.withLock { ($0.outcomes, $0.lastInstant) }
-        write(Self.runFinished(exitCode: exitCode, functions: outcomes.map(\.json), failure: failure, dryRun: dryRun,
-                               time: last.map(JSONOutput.time) ?? JSONOutput.wallClock))
+        let record = run.withLock { $0 }
+        if format == .json {
+            write(Self.runFinished(exitCode: exitCode, outcomes: record.outcomes, failure: failure, dryRun: dryRun,
+                                   time: record.lastInstant.map(JSONOutput.time) ?? JSONOutput.wallClock))
+        }
+        guard format == .markdown || summaryFile != nil else { return }
+        let markdown = MarkdownSummary.render(record, exitCode: exitCode, failure: failure, dryRun: dryRun)
+        if format == .markdown { write(markdown) }
+        if let summaryFile { MarkdownSummary.append(markdown, to: summaryFile) }
     }
 
-    /// The last line of every `deploy --output json`, also when it failed before anything was deployed.
-    static func runFinished(exitCode: Int32, functions: [[String: Any]], failure: Failure?, dryRun: Bool = false,
-                            time: String = JSONOutput.wallClock) -> String {
-        let status = switch exitCode {
+    /// The run's status in one word: what `run.finished` and the Markdown summary say.
+    static func runStatus(exitCode: Int32, outcomes: [RunRecord.Outcome]) -> String {
+        switch exitCode {
         case 0: "Succeeded"
-        case 3: functions.contains { $0["status"] as? String == DeploymentStatus.failed.rawValue } ? "Failed" : "Stopped"
+        case 3: outcomes.contains { $0.status == DeploymentStatus.failed.rawValue } ? "Failed" : "Stopped"
         case 4: "Inconclusive"
         default: "Error"
         }
-        var object: [String: Any] = ["event": "run.finished", "time": time, "status": status, "exitCode": exitCode, "functions": functions]
+    }
+
+    /// The last line of every `deploy --output json`, also when it failed before anything was deployed.
+    static func runFinished(exitCode: Int32, outcomes: [RunRecord.Outcome], failure: Failure?, dryRun: Bool = false,
+                            time: String = JSONOutput.wallClock) -> String {
+        var object: [String: Any] = ["event": "run.finished", "time": time, "status": runStatus(exitCode: exitCode, outcomes: outcomes),
+                                     "exitCode": exitCode, "functions": outcomes.map(\.json)]
         if dryRun { object["dryRun"] = true }
         if let failure { object["error"] = JSONOutput.error(failure) }
         return JSONOutput.line(object)
@@ -182,7 +199,7 @@ final class DeploymentRenderer: Sendable {
         ]
     }
 
-    private static func actionText(_ plan: AliasPlanReport) -> String {
+    static func actionText(_ plan: AliasPlanReport) -> String {
         switch plan.decision {
         case .create: "create alias \(plan.alias.alias) on version \(plan.newVersion) (first deployment: no traffic shift)"
         case .unchanged: "nothing to do: alias \(plan.alias.alias) serves version \(plan.newVersion)"
@@ -205,47 +222,13 @@ final class DeploymentRenderer: Sendable {
         return text
     }
 
-    /// A line per alias that is still shifting: its phase, its alarms, then each version's traffic.
     /// What the plan would catch, in words: the findings as warnings, then the simulated figures.
     static func detectionText(_ d: DetectionAnalysis, allAtOnce: Bool) -> String {
-        let rate = d.options.rate >= 10 ? String(format: "%.0f", d.options.rate) : String(format: "%.3g", d.options.rate)
-        var text = "\n    detection at \(rate) calls/s (\(d.options.runs) simulated rollouts):"
-        if allAtOnce {
-            text += "\n      warning: AllAtOnce gives the new version every call at once: nothing compares it with the old one, "
-                + "and an alarm can only roll it back after its errors reached every user; a canary or linear strategy limits that"
-        }
-        for alarm in d.alarms where alarm.findings.isEmpty {
-            text += "\n      alarm \(alarm.name): \(alarm.scope == .newVersion ? "watches the new version" : "no finding")"
-        }
-        for finding in d.warnings { text += "\n      warning: \(finding.message)" }
-        let tolerated = 1 - d.options.detectionProbability
-        if d.alarmsOnly.falseRollbackShare > tolerated {
-            text += "\n      warning: the alarms roll back a version exactly as good as the old one in "
-                + "\(Judgement.percentText(d.alarmsOnly.falseRollbackShare)) of rollouts: fix them before trusting what they catch"
-        } else if d.judgementConfigured, d.withJudgement.falseRollbackShare > tolerated {
-            text += "\n      warning: at this traffic the judgement cannot tell in time, and --on-inconclusive \(d.judgement.onInconclusive.rawValue) "
-                + "rolls back a version exactly as good as the old one in \(Judgement.percentText(d.withJudgement.falseRollbackShare)) of rollouts; "
-                + "send more calls, lengthen --judge-hold, or use --on-inconclusive pass"
-        }
-        func caught(_ f: DetectionFigures) -> String {
-            if f.falseRollbackShare > tolerated { return "(rolls back good versions too)" }
-            return f.smallestCaughtIncrease.map { "+\(Judgement.percentText($0)) errors or more" } ?? "nothing up to 100 % errors"
-        }
-        let p = Judgement.percentText(d.options.detectionProbability)
-        let judged = d.judgementConfigured ? "; with judgement \(caught(d.withJudgement))"
-            : (allAtOnce ? "" : " (the judgement is off: --no-judge)")
-        text += "\n      caught before 100 % in \(p) of rollouts: alarms alone \(caught(d.alarmsOnly))\(judged)"
-        func radius(_ f: DetectionFigures) -> String {
-            let b = f.blastRadius
-            let when = b.meanMinutesToRollback.map { String(format: " after %.1f min", $0) } ?? ""
-            let failed = b.meanFailedCalls.rounded() == 1 ? "1 failed call" : String(format: "%.0f failed calls", b.meanFailedCalls)
-            return "rolled back in \(Judgement.percentText(b.caughtShare)) of rollouts\(when), \(failed) on average"
-        }
-        text += "\n      a version failing \(Judgement.percentText(d.alarmsOnly.blastRadius.newErrorRate)) of its calls: alarms alone \(radius(d.alarmsOnly))"
-            + (d.judgementConfigured ? "; with judgement \(radius(d.withJudgement))" : "")
-        return text
+        let wording = DetectionWording(d, allAtOnce: allAtOnce)
+        return "\n    \(wording.heading):" + wording.lines.map { "\n      " + ($0.isWarning ? "warning: " : "") + $0.text }.joined()
     }
 
+    /// A line per alias that is still shifting: its phase, its alarms, then each version's traffic.
     static func statusLines(_ rollouts: [RolloutProgress], at now: Instant) -> [Terminal.Line] {
         rollouts.map { rollout in
             var line = Terminal.Line()
@@ -302,8 +285,8 @@ final class DeploymentRenderer: Sendable {
     }
 }
 
-/// What a deploy run did to each alias, gathered from its events for the `run.finished` line.
-private struct RunRecord: Sendable {
+/// What a deploy run did to each alias, gathered from its events for the `run.finished` line and the Markdown summary.
+struct RunRecord: Sendable {
     /// One alias's outcome so far.
     struct Outcome: Sendable {
         var alias: AliasRef
@@ -314,6 +297,15 @@ private struct RunRecord: Sendable {
         var reason: String?
         /// The last judgement's verdict, when the rollout is judged.
         var verdict: Verdict?
+        /// The version the deployment moves to (`version` is the one the alias serves once it ended).
+        var target: String?
+        var strategy: String?
+        /// Each version's invocations and errors, from the deployment's summary.
+        var traffic: [VersionTraffic] = []
+        /// Each alarm's last state.
+        var alarms: [String: AlarmState] = [:]
+        /// What the dry run would do.
+        var plan: AliasPlanReport?
 
         var json: [String: Any] {
             var object: [String: Any] = ["function": alias.function, "alias": alias.alias, "status": status, "version": version ?? NSNull()]
@@ -331,27 +323,40 @@ private struct RunRecord: Sendable {
     /// Explanations of alarms that went to ALARM, per alias, so that the rollback line need not repeat them.
     private(set) var alarmExplanations: [AliasRef: [String]] = [:]
     private(set) var lastInstant: Instant?
+    private(set) var warnings: [String] = []
+    /// Why the run had nothing to deploy, when it had not.
+    private(set) var nothingToDeploy: String?
 
     /// Takes in one event; true when it is a final status whose reason the rollback line already gave.
     mutating func record(_ event: DeploymentEvent, at: Instant) -> Bool {
         lastInstant = max(lastInstant ?? at, at)
         switch event {
+        case .warning(let message):
+            warnings.append(message)
+        case .nothingToDeploy(let reason):
+            nothingToDeploy = reason
         case .planned(let plan):
-            update(plan.alias) { $0.status = "Planned"; $0.version = plan.newVersion; $0.from = plan.currentVersion }
+            update(plan.alias) {
+                $0.status = "Planned"; $0.version = plan.newVersion; $0.target = plan.newVersion; $0.from = plan.currentVersion
+                $0.strategy = plan.schedule.name; $0.plan = plan
+            }
         case let .versionPublished(alias, version, _, _):
             update(alias) { $0.version = version }
         case let .aliasCreated(alias, version):
-            update(alias) { $0.status = "Created"; $0.version = version }
+            update(alias) { $0.status = "Created"; $0.version = version; $0.target = version }
         case let .aliasUnchanged(alias, version):
             update(alias) { $0.status = "Unchanged"; $0.version = version }
-        case let .deploymentStarted(alias, id, from, to, _, _):
-            update(alias) { $0.status = "InProgress"; $0.deploymentId = id; $0.from = from; $0.version = to }
+        case let .deploymentStarted(alias, id, from, to, schedule, _):
+            update(alias) { $0.status = "InProgress"; $0.deploymentId = id; $0.from = from; $0.version = to; $0.target = to; $0.strategy = schedule.name }
         case let .rolledBack(alias, _, _, reason):
             rollbackReasons[alias] = reason
         case let .judged(alias, judgement):
             update(alias) { $0.verdict = judgement.verdict }
-        case let .alarmChanged(alias, _, state, reason) where state == .alarm:
-            alarmExplanations[alias, default: []].append(reason)
+        case let .alarmChanged(alias, alarm, state, reason):
+            update(alias) { $0.alarms[alarm] = state }
+            if state == .alarm { alarmExplanations[alias, default: []].append(reason) }
+        case let .summary(alias, _, _, _, _, _, traffic):
+            update(alias) { $0.traffic = traffic }
         case let .finished(alias, id, status, version, reason):
             update(alias) { $0.status = status.rawValue; $0.deploymentId = id; $0.version = version; $0.reason = reason }
             return rollbackReasons[alias] == reason

@@ -64,8 +64,9 @@ struct Failure {
 
 /// A command with `--output text|json`; the error path writes its failures as JSON in the command's style.
 protocol JSONOutputCommand {
+    associatedtype Format: OutputFormatChoice
     static var jsonStyle: JSONOutput.Style { get }
-    var output: OutputFormat { get }
+    var output: Format { get }
     /// The JSON of a failure the command did not report itself (usage errors, errors it throws).
     static func json(for failure: Failure) -> String
 }

@@ -110,7 +110,7 @@ struct Shift: AsyncParsableCommand {
     /// named on the command line if `--output json` is among its arguments.
     private static func jsonCommand(_ command: (any ParsableCommand)?) -> (any JSONOutputCommand.Type)? {
         if let command {
-            guard let command = command as? any JSONOutputCommand, command.output == .json else { return nil }
+            guard let command = command as? any JSONOutputCommand, command.output.isJSON else { return nil }
             return type(of: command)
         }
         let arguments = Array(CommandLine.arguments.dropFirst())

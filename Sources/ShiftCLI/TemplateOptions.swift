@@ -94,9 +94,25 @@ struct DeploymentConfigOptions: ParsableArguments {
 }
 
 /// Output format shared by the commands.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable, OutputFormatChoice {
     case text
     case json
+
+    var isJSON: Bool { self == .json }
+}
+
+/// `deploy`'s output format: the shared ones, and Markdown for CI summaries and pull-request comments.
+enum DeployOutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable, OutputFormatChoice {
+    case text
+    case json
+    case markdown
+
+    var isJSON: Bool { self == .json }
+}
+
+/// An `--output` choice, so that the error path can tell whether a command's failures are written as JSON.
+protocol OutputFormatChoice {
+    var isJSON: Bool { get }
 }
 
 /// A failure the CLI reports as one message and exit code 1; a template's errors come with their locations.

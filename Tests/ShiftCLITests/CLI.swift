@@ -30,6 +30,8 @@ enum CLI {
         process.arguments = arguments
         process.currentDirectoryURL = directory ?? packageRoot
         var env = ProcessInfo.processInfo.environment
+        // Tests run in GitHub Actions must not append their deployments to the job's summary.
+        env["GITHUB_STEP_SUMMARY"] = nil
         env.merge(environment) { $1 }
         process.environment = env
         // Files rather than pipes: a large output can never block the child, and nothing is shared across threads.
