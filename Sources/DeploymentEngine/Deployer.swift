@@ -56,13 +56,14 @@ public struct Deployer: Sendable {
         let versions = Dictionary(uniqueKeysWithValues: decided.map { ($0.plan.function.logicalId, Self.analysedVersions($0).new) })
         let resolved = try resolve(versions)
         let resolvedPlans = try DeploymentPlanner.plans(for: resolved, request: request).plans
+        let rate = request.expectedRate ?? TrafficReplay.perAliasRate(request.replayRate, aliases: plans.count)
         for aliasPlan in decided {
             let plan = aliasPlan.plan
             let timeline = plan.schedule.points.map { now + .seconds(Int64($0.minute) * 60) }
             var detection: DetectionAnalysis?
             if aliasPlan.decision != .unchanged,
                let resolvedPlan = resolvedPlans.first(where: { $0.function.logicalId == plan.function.logicalId }) {
-                detection = try analyze(resolvedPlan, template: resolved, request: request, decided: aliasPlan)
+                detection = try analyze(resolvedPlan, template: resolved, request: request, decided: aliasPlan, rate: rate)
             }
             emit(now, .planned(AliasPlanReport(
                 alias: plan.aliasRef, currentVersion: aliasPlan.routing?.primary, newVersion: aliasPlan.preview.version,
@@ -81,7 +82,8 @@ public struct Deployer: Sendable {
     }
 
     /// Simulates the alias's rollout at the expected traffic: what its alarms (and the judgement) would catch.
-    private func analyze(_ plan: FunctionPlan, template: Template, request: DeploymentRequest, decided: AliasPlan) throws -> DetectionAnalysis? {
+    private func analyze(_ plan: FunctionPlan, template: Template, request: DeploymentRequest, decided: AliasPlan,
+                         rate: Double) throws -> DetectionAnalysis? {
         let (oldVersion, newVersion) = Self.analysedVersions(decided)
         let alarms = try alarmDefinitions(plan, template: template, request: request, newVersion: newVersion)
         guard plan.schedule.points.count > 1 || !alarms.isEmpty else { return nil }
@@ -92,7 +94,7 @@ public struct Deployer: Sendable {
             return try DetectionAnalysis.analyze(
                 configuration: configuration,
                 identity: AliasIdentity(functionName: plan.function.functionName, alias: plan.alias, oldVersion: oldVersion),
-                alarms: alarms, options: DetectionAnalysis.Options(rate: request.expectedRate, assumedErrorRate: request.assumedErrorRate))
+                alarms: alarms, options: DetectionAnalysis.Options(rate: rate, assumedErrorRate: request.assumedErrorRate))
         } catch {
             throw DeploymentError(.invalidInput, error.message)
         }

@@ -21,17 +21,21 @@ public struct DeploymentRequest: Sendable {
     /// Judge each new version against the old on the traffic both serve (nil: alarms and hooks only). Applies to
     /// schedules with a step below 100 %; AllAtOnce leaves no old version to compare with.
     public var judgement: JudgementSettings?
-    /// Calls per second through each alias that the dry run's detection analysis assumes.
-    public var expectedRate: Double
+    /// Calls per second through each alias that the dry run's detection analysis assumes; nil: each alias's share
+    /// of `replayRate`, as the replayed traffic is shared round-robin among the aliases deployed.
+    public var expectedRate: Double?
+    /// Calls per second of schedule time that replayed traffic sends through all aliases together.
+    public var replayRate: Double
     /// The faulty version's error rate whose blast radius the dry run estimates.
     public var assumedErrorRate: Double
 
     public init(templatePath: String, strategy: String? = nil, functions: [String] = [], hookTimeout: Duration = .seconds(3600),
                 alarmErrorRate: Double? = nil, alarmP99Ms: Double? = nil, allOrNothing: Bool = false,
                 deploymentConfigs: [String: CustomDeploymentConfig] = [:], judgement: JudgementSettings? = nil,
-                expectedRate: Double = 20, assumedErrorRate: Double = 0.05) {
+                expectedRate: Double? = nil, replayRate: Double = 20, assumedErrorRate: Double = 0.05) {
         self.judgement = judgement
         self.expectedRate = expectedRate
+        self.replayRate = replayRate
         self.assumedErrorRate = assumedErrorRate
         self.templatePath = templatePath
         self.strategy = strategy

@@ -256,9 +256,9 @@ public struct RolloutExecutor: Sendable {
         case .allowTraffic, .afterAllowTraffic: break
         case .created, .beforeAllowTraffic, .finished: return
         }
-        let from = Instant.minutes(all[index].journal.startedAt.minuteIndex), to = now + .seconds(60)
-        let new = await target.traffic(of: spec.alias, version: spec.newVersion, from: from, to: to)
-        let old = await target.traffic(of: spec.alias, version: spec.oldVersion, from: from, to: to)
+        let (from, to) = Self.window(all[index], until: now)
+        let traffic = await counts(all[index], until: now)
+        let (old, new) = (traffic[0], traffic[1])
         let newDurations = await target.durations(of: spec.alias, version: spec.newVersion, from: from, to: to)
         let oldDurations = await target.durations(of: spec.alias, version: spec.oldVersion, from: from, to: to)
         // Looks are counted from the deployment's start, so a resumed deployment spends no α twice.
@@ -357,11 +357,15 @@ public struct RolloutExecutor: Sendable {
         }
     }
 
+    /// The metric periods of a rollout so far. Metrics are kept per minute: from the start of the minute the
+    /// deployment began in, through the minute `now` is in (what it holds so far).
+    private static func window(_ rollout: Running, until now: Instant) -> (from: Instant, to: Instant) {
+        (Instant.minutes(rollout.journal.startedAt.minuteIndex), Instant.minutes(now.minuteIndex + 1))
+    }
+
+    /// What the old and the new version served so far, in that order.
     private func counts(_ rollout: Running, until now: Instant) async -> [VersionTraffic] {
-        // Metrics are kept per minute: count from the start of the minute the deployment began in, through the
-        // minute `now` is in (what it holds so far).
-        let from = Instant.minutes(rollout.journal.startedAt.minuteIndex)
-        let to = Instant.minutes(now.minuteIndex + 1)
+        let (from, to) = Self.window(rollout, until: now)
         var result: [VersionTraffic] = []
         for version in [rollout.spec.oldVersion, rollout.spec.newVersion] {
             result.append(await target.traffic(of: rollout.spec.alias, version: version, from: from, to: to))

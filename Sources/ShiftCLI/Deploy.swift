@@ -131,7 +131,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     }
 
     private func deploy(_ renderer: DeploymentRenderer) async throws -> DeploymentOutcome {
-        var request = DeploymentRequest(
+        let request = DeploymentRequest(
             templatePath: template, strategy: strategy, functions: functions, hookTimeout: try parsedHookTimeout(),
             alarmErrorRate: try alarmErrorRate.map { text throws -> Double in
                 do throws(RolloutError) { return try AlarmDefinition.parseErrorRateFlag(text) } catch { throw ValidationError(error.message) }
@@ -140,23 +140,18 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                 do throws(RolloutError) { return try AlarmDefinition.parseMillisecondsFlag(text) } catch { throw ValidationError(error.message) }
             },
             allOrNothing: allOrNothing, deploymentConfigs: try deploymentConfigOptions.configs(),
-            judgement: try judgementOptions.settings(),
+            judgement: try judgementOptions.settings(), expectedRate: expectedRate, replayRate: rate / timeScale,
             assumedErrorRate: try JudgementOptions.percent(assumeErrorRate, "--assume-error-rate", example: "5%", upTo100: true))
         let loadOptions = try templateOptions.loadOptions()
-        let templatePath = template, deploymentConfigs = request.deploymentConfigs
+        let templatePath = template
         // `Fn.Version` references (hooks' environments, alarms) resolve once versions have numbers.
         let resolve: @Sendable ([String: String]) throws -> Template = { versions in
             var options = loadOptions
             options.versionNumbers = versions
-            return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: deploymentConfigs)
+            return try TemplateFile.loadOrFail(templatePath, options: options, deploymentConfigs: request.deploymentConfigs)
         }
         let loaded = try TemplateFile.loadOrFail(template, options: loadOptions, deploymentConfigs: request.deploymentConfigs)
         try TemplateFile.requireCodeFolders(of: loaded.functions.filter { $0.autoPublishAlias != nil }, in: loaded)
-        // The replayed traffic is shared round-robin among the aliases deployed; the dry run's analysis assumes each one's share.
-        let published = loaded.functions.filter { $0.autoPublishAlias != nil }
-        let deployed = functions.isEmpty ? published : published.filter { functions.contains($0.logicalId) || functions.contains($0.functionName) }
-        request.expectedRate = expectedRate ?? TrafficReplay.perAliasRate(rate, aliases: deployed.count) / timeScale
-        let planned = request
         // Read the traffic first: a bad file is reported before anything is published.
         let replay = try traffic.map { try TrafficReplay(path: $0, rate: rate) }
         let stateDirectory = stateOptions.directory(forTemplate: template)
@@ -189,7 +184,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                     }
                 }
                 group.addTask {
-                    try await deployer.deploy(template: loaded, request: planned, resolve: resolve, traffic: replay, inputs: inputs)
+                    try await deployer.deploy(template: loaded, request: request, resolve: resolve, traffic: replay, inputs: inputs)
                 }
                 var outcome = DeploymentOutcome.nothingToDo
                 while let next = try await group.next() {

@@ -55,10 +55,16 @@ func resolvedPython() async throws -> String {
     try await InterpreterResolver.python("python3", searchPath: ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").path
 }
 
-/// Waits (up to 10 s) until some environment is serving an event.
-func waitUntilBusy(_ runtime: LocalRuntime) async throws {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while await !runtime.environmentStatuses().contains(where: \.isBusy), ContinuousClock.now < deadline {
+/// Polls `condition` until it holds or `timeout` passes: a wait for a condition with a bound, never a sleep
+/// standing in for one. The caller asserts the condition afterwards.
+func waitUntil(_ timeout: Duration, _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while await !condition(), ContinuousClock.now < deadline {
         try await Task.sleep(for: .milliseconds(5))
     }
+}
+
+/// Waits (up to 10 s) until some environment is serving an event.
+func waitUntilBusy(_ runtime: LocalRuntime) async throws {
+    try await waitUntil(.seconds(10)) { await runtime.environmentStatuses().contains(where: \.isBusy) }
 }

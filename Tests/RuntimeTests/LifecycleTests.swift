@@ -109,8 +109,7 @@ import Testing
             let warm = try await runtime.invoke(config, payload: bytes("{}"))
             #expect(warm.environmentId == first.environmentId)
             // The idle environment is shut down once idle for 300 ms: wait for that, bounded.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while processExists(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await waitUntil(.seconds(10)) { !processExists(pid) }
             #expect(!processExists(pid))
             let cold = try await runtime.invoke(config, payload: bytes("{}"))
             #expect(cold.isColdStart)
@@ -192,8 +191,7 @@ extension LifecycleTests {
         #expect(await runtime?.concurrentExecutions() == 0)
         let pid = try #require(await runtime?.environmentStatuses().first?.pid)
         runtime = nil
-        let deadline = ContinuousClock.now + .seconds(5)
-        while processExists(pid), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try await waitUntil(.seconds(5)) { !processExists(pid) }
         #expect(!processExists(pid))
     }
 }

@@ -59,6 +59,18 @@ enum CLI {
                       stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Polls `condition` until it holds or `timeout` seconds pass, and says whether it held: a wait for a
+    /// condition with a generous bound, never a sleep standing in for one.
+    @discardableResult
+    static func waitUntil(timeout: TimeInterval, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() {
+            guard Date() < deadline else { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("shift-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -107,8 +107,7 @@ struct DeployFixture {
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
         try process.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline, !((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("traffic.shifted") { usleep(50_000) }
+        CLI.waitUntil(timeout: 30) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("traffic.shifted") }
         return (process, log, finished)
     }
 

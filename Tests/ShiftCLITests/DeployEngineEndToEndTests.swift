@@ -15,10 +15,7 @@ extension DeployFixture {
         let finished = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in finished.signal() }
         try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline, !Self.events((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(where: predicate) {
-            usleep(20_000)
-        }
+        CLI.waitUntil(timeout: 60) { Self.events((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(where: predicate) }
         return (process, log, finished)
     }
 

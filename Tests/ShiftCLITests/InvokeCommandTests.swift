@@ -149,15 +149,13 @@ struct InvokeCommandTests {
         process.terminationHandler = { _ in finished.signal() }
         try process.run()
         let marker = app.appendingPathComponent("marker")
-        let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: marker.path), Date() < deadline { usleep(20_000) }
+        CLI.waitUntil(timeout: 20) { FileManager.default.fileExists(atPath: marker.path) }
         let handlerPid = try #require(try? String(contentsOf: marker, encoding: .utf8))
         kill(process.processIdentifier, SIGINT)
         #expect(finished.wait(timeout: .now() + 10) == .success)
         #expect(process.terminationStatus == 128 + SIGINT)
         // The function process is reaped right after shift exits: wait for that, bounded.
-        let gone = Date().addingTimeInterval(10)
-        while FileManager.default.fileExists(atPath: "/proc/\(handlerPid)"), Date() < gone { usleep(10_000) }
+        CLI.waitUntil(timeout: 10) { !FileManager.default.fileExists(atPath: "/proc/\(handlerPid)") }
         #expect(!FileManager.default.fileExists(atPath: "/proc/\(handlerPid)"), "the function process \(handlerPid) survived")
         #expect(Self.processes(mentioning: app.path).isEmpty)
     }

@@ -133,11 +133,10 @@ struct ServeCommandTests {
         """, port: serve.port, in: folder)
         #expect(out == "202 True\n")
         let records = folder.appendingPathComponent("records").path
-        let deadline = Date().addingTimeInterval(30)
         var files: [String] = []
-        while files.isEmpty && Date() < deadline {
+        CLI.waitUntil(timeout: 30) {
             files = (try? FileManager.default.contentsOfDirectory(atPath: records)) ?? []
-            if files.isEmpty { Thread.sleep(forTimeInterval: 0.05) }
+            return !files.isEmpty
         }
         let file = try #require(files.first, "no destination record arrived; serve stderr: \(serve.stderr)")
         let record = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: records + "/" + file))) as? [String: Any])
