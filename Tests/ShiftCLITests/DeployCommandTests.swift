@@ -1,25 +1,29 @@
 import Foundation
 import Testing
 
-/// A small app with three releases of one python function, and a helper to read `--output json` events.
+/// A small app with releases of one python function (three, plus any given), an error-rate alarm on the new version
+/// (or, with `aliasWideAlarm`, on the whole alias), and a helper to read `--output json` events.
 struct DeployFixture {
     let folder: URL
     var template: String { folder.appendingPathComponent("template.yaml").path }
     var state: String { folder.appendingPathComponent("state").path }
     var traffic: String { folder.appendingPathComponent("traffic.jsonl").path }
 
-    init(hooks: String = "", extraResources: String = "", treatMissingData: String = "notBreaching", templateAlarm: Bool = true) throws {
+    init(hooks: String = "", extraResources: String = "", treatMissingData: String = "notBreaching", templateAlarm: Bool = true,
+         releases extraReleases: [String: String] = [:], aliasWideAlarm: Bool = false, threshold: Int = 10, events: Int = 20) throws {
         folder = try CLI.temporaryDirectory()
-        let releases = [
+        let releases = extraReleases.merging([
             "good1": "def handler(event, context):\n    return {'release': 1}\n",
             "good2": "def handler(event, context):\n    return {'release': 2}\n",
             "faulty": "calls = 0\ndef handler(event, context):\n    global calls\n    calls += 1\n    if calls % 2 == 0:\n        raise ValueError('release 3 is broken')\n    return {'release': 3}\n",
-        ]
+        ]) { given, _ in given }
+        // The new version's dimension, or none: the alias's calls of every version together.
+        let versionDimension = aliasWideAlarm ? "" : "\n                - {Name: ExecutedVersion, Value: !GetAtt Fn.Version.Version}"
         for (name, code) in releases {
             try FileManager.default.createDirectory(at: folder.appendingPathComponent(name), withIntermediateDirectories: true)
             try code.write(to: folder.appendingPathComponent("\(name)/app.py"), atomically: true, encoding: .utf8)
         }
-        try (1...20).map { "{\"n\": \($0)}" }.joined(separator: "\n").write(toFile: folder.appendingPathComponent("traffic.jsonl").path, atomically: true, encoding: .utf8)
+        try (1...events).map { "{\"n\": \($0)}" }.joined(separator: "\n").write(toFile: folder.appendingPathComponent("traffic.jsonl").path, atomically: true, encoding: .utf8)
         try """
         Transform: AWS::Serverless-2016-10-31
         Parameters:
@@ -41,7 +45,7 @@ struct DeployFixture {
             Properties:
               ComparisonOperator: GreaterThanThreshold
               EvaluationPeriods: 1
-              Threshold: 10
+              Threshold: \(threshold)
               TreatMissingData: \(treatMissingData)
               Metrics:
                 - Id: rate
@@ -53,8 +57,7 @@ struct DeployFixture {
                       Namespace: AWS/Lambda
                       MetricName: Errors
                       Dimensions:
-                        - {Name: Resource, Value: !Sub "${Fn}:live"}
-                        - {Name: ExecutedVersion, Value: !GetAtt Fn.Version.Version}
+                        - {Name: Resource, Value: !Sub "${Fn}:live"}\(versionDimension)
                     Period: 60
                     Stat: Sum
                 - Id: invocations
@@ -64,8 +67,7 @@ struct DeployFixture {
                       Namespace: AWS/Lambda
                       MetricName: Invocations
                       Dimensions:
-                        - {Name: Resource, Value: !Sub "${Fn}:live"}
-                        - {Name: ExecutedVersion, Value: !GetAtt Fn.Version.Version}
+                        - {Name: Resource, Value: !Sub "${Fn}:live"}\(versionDimension)
                     Period: 60
                     Stat: Sum
         \(extraResources)
@@ -74,9 +76,10 @@ struct DeployFixture {
 
     /// `shift deploy` with the given release, as JSON events; not judged unless asked (these apps serve too few
     /// calls for a verdict, and the tests are about alarms, hooks and timing).
-    func deploy(_ code: String, _ extra: [String] = [], judged: Bool = false) throws -> (status: Int32, events: [[String: Any]], stderr: String) {
+    func deploy(_ code: String, _ extra: [String] = [], judged: Bool = false, environment: [String: String] = [:]) throws
+        -> (status: Int32, events: [[String: Any]], stderr: String) {
         let result = try CLI.run(["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)"]
-                                 + (judged ? [] : ["--no-judge"]) + extra)
+                                 + (judged ? [] : ["--no-judge"]) + extra, environment: environment)
         return (result.status, Self.events(result.stdout), result.stderr)
     }
 

@@ -5,80 +5,19 @@ import Testing
 /// Canary10Percent5Minutes whose only alarm watches the whole alias at 5 % (at a 10 % canary it cannot fire).
 @Suite("shift deploy judges the new version against the old, run as processes", .serialized)
 struct JudgementEndToEndTests {
-    struct App {
-        let folder: URL
-        var template: String { folder.appendingPathComponent("template.yaml").path }
-        var state: String { folder.appendingPathComponent("state").path }
-        var traffic: String { folder.appendingPathComponent("traffic.jsonl").path }
-
-        init() throws {
-            folder = try CLI.temporaryDirectory()
-            let releases = [
-                "base": "def handler(event, context):\n    return {'release': 'base'}\n",
-                "healthy": "def handler(event, context):\n    return {'release': 'healthy'}\n",
-                // Every 33rd call of each process fails: 3 % of the calls, none of the old version's.
-                "fails3": "calls = 0\ndef handler(event, context):\n    global calls\n    calls += 1\n    if calls % 33 == 0:\n        raise ValueError('one call in 33 fails')\n    return {'release': 'fails3'}\n",
-                "slow": "import time\ndef handler(event, context):\n    time.sleep(0.05)\n    return {'release': 'slow'}\n",
-            ]
-            for (name, code) in releases {
-                try FileManager.default.createDirectory(at: folder.appendingPathComponent(name), withIntermediateDirectories: true)
-                try code.write(to: folder.appendingPathComponent("\(name)/app.py"), atomically: true, encoding: .utf8)
-            }
-            try (1...50).map { "{\"n\": \($0)}" }.joined(separator: "\n").write(toFile: traffic, atomically: true, encoding: .utf8)
-            try """
-            Transform: AWS::Serverless-2016-10-31
-            Parameters:
-              Code: {Type: String, Default: base}
-            Resources:
-              Fn:
-                Type: AWS::Serverless::Function
-                Properties:
-                  CodeUri: !Ref Code
-                  Handler: app.handler
-                  Runtime: python3.12
-                  AutoPublishAlias: live
-                  DeploymentPreference:
-                    Type: Canary10Percent5Minutes
-                    Alarms: [!Ref AliasErrorRate]
-              AliasErrorRate:
-                Type: AWS::CloudWatch::Alarm
-                Properties:
-                  ComparisonOperator: GreaterThanThreshold
-                  EvaluationPeriods: 1
-                  Threshold: 5
-                  TreatMissingData: notBreaching
-                  Metrics:
-                    - Id: rate
-                      Expression: errors / invocations * 100
-                    - Id: errors
-                      ReturnData: false
-                      MetricStat:
-                        Metric:
-                          Namespace: AWS/Lambda
-                          MetricName: Errors
-                          Dimensions: [{Name: Resource, Value: !Sub "${Fn}:live"}]
-                        Period: 60
-                        Stat: Sum
-                    - Id: invocations
-                      ReturnData: false
-                      MetricStat:
-                        Metric:
-                          Namespace: AWS/Lambda
-                          MetricName: Invocations
-                          Dimensions: [{Name: Resource, Value: !Sub "${Fn}:live"}]
-                        Period: 60
-                        Stat: Sum
-            """.write(toFile: template, atomically: true, encoding: .utf8)
-        }
-
-        /// `deploy` of one release as JSON events; judged with the defaults unless `extra` says otherwise.
-        func deploy(_ code: String, _ extra: [String] = [], environment: [String: String] = ["CI": ""]) throws
-            -> (status: Int32, events: [[String: Any]], stderr: String) {
-            let result = try CLI.run(["deploy", template, "--state-dir", state, "--output", "json", "--parameter-overrides", "Code=\(code)"] + extra,
-                                     environment: environment)
-            return (result.status, DeployFixture.events(result.stdout), result.stderr)
-        }
+    /// The fixture app with the judgement's releases, and its only alarm on the whole alias at 5 %.
+    static func app() throws -> DeployFixture {
+        try DeployFixture(releases: [
+            "base": "def handler(event, context):\n    return {'release': 'base'}\n",
+            "healthy": "def handler(event, context):\n    return {'release': 'healthy'}\n",
+            // Every 33rd call of each process fails: 3 % of the calls, none of the old version's.
+            "fails3": "calls = 0\ndef handler(event, context):\n    global calls\n    calls += 1\n    if calls % 33 == 0:\n        raise ValueError('one call in 33 fails')\n    return {'release': 'fails3'}\n",
+            "slow": "import time\ndef handler(event, context):\n    time.sleep(0.05)\n    return {'release': 'slow'}\n",
+        ], aliasWideAlarm: true, threshold: 5, events: 50)
     }
+
+    /// Outside CI, whatever the machine running the tests says.
+    static let local = ["CI": ""]
 
     static func last(_ events: [[String: Any]], _ name: String) -> [String: Any]? {
         events.last { $0["event"] as? String == name }
@@ -86,10 +25,10 @@ struct JudgementEndToEndTests {
 
     @Test(.timeLimit(.minutes(3)))
     func aVersionFailingThreePercentIsRolledBackDuringTheCanaryThoughItsAlarmCannotFire() throws {
-        let app = try App()
+        let app = try Self.app()
         #expect(try app.deploy("base").status == 0)
         // The canary is held (up to an hour of schedule time) until the judgement can tell.
-        let run = try app.deploy("fails3", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "1000", "--judge-hold", "60m"])
+        let run = try app.deploy("fails3", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "1000", "--judge-hold", "60m"], judged: true, environment: Self.local)
         #expect(run.status == 3, "\(run.stderr)")
         let judgement = try #require(Self.last(run.events, "judgement"))
         #expect(judgement["verdict"] as? String == "Fail" && judgement["errors"] as? String == "Fail")
@@ -108,9 +47,9 @@ struct JudgementEndToEndTests {
 
     @Test(.timeLimit(.minutes(3)))
     func aVersionFiftyMillisecondsSlowerIsRolledBackOnLatency() throws {
-        let app = try App()
+        let app = try Self.app()
         #expect(try app.deploy("base").status == 0)
-        let run = try app.deploy("slow", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "200", "--judge-hold", "60m"])
+        let run = try app.deploy("slow", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "200", "--judge-hold", "60m"], judged: true, environment: Self.local)
         #expect(run.status == 3, "\(run.stderr)")
         let judgement = try #require(Self.last(run.events, "judgement"))
         #expect(judgement["verdict"] as? String == "Fail" && judgement["latency"] as? String == "Fail", "\(judgement)")
@@ -120,9 +59,9 @@ struct JudgementEndToEndTests {
 
     @Test(.timeLimit(.minutes(3)))
     func aHealthyVersionPassesAndGoesToFullTraffic() throws {
-        let app = try App()
+        let app = try Self.app()
         #expect(try app.deploy("base").status == 0)
-        let run = try app.deploy("healthy", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "500", "--judge-hold", "60m"])
+        let run = try app.deploy("healthy", ["--time-scale", "60", "--traffic", app.traffic, "--rate", "500", "--judge-hold", "60m"], judged: true, environment: Self.local)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(Self.last(run.events, "judgement")?["verdict"] as? String == "Pass")
         let succeeded = try #require(Self.last(run.events, "deployment.succeeded"))
@@ -131,10 +70,10 @@ struct JudgementEndToEndTests {
     }
 
     @Test func aDeploymentWithoutTrafficEndsInconclusive() throws {
-        let app = try App()
+        let app = try Self.app()
         #expect(try app.deploy("base").status == 0)
         // Outside CI an Inconclusive release goes on (loudly: exit 4); in CI it is rolled back.
-        let local = try app.deploy("healthy", ["--time-scale", "600"])
+        let local = try app.deploy("healthy", ["--time-scale", "600"], judged: true, environment: Self.local)
         #expect(local.status == 4, "\(local.stderr)")
         let finished = try #require(local.events.last)
         #expect(finished["status"] as? String == "Inconclusive" && finished["exitCode"] as? Int == 4)
@@ -143,8 +82,8 @@ struct JudgementEndToEndTests {
         let lastLook = try #require(Self.last(local.events, "judgement"))
         #expect((lastLook["reason"] as? String ?? "").contains("served no calls yet"), "\(lastLook)")
 
-        #expect(try app.deploy("base", ["--time-scale", "600", "--no-judge"]).status == 0)
-        let ci = try app.deploy("healthy", ["--time-scale", "600"], environment: ["CI": "true"])
+        #expect(try app.deploy("base", ["--time-scale", "600"]).status == 0)
+        let ci = try app.deploy("healthy", ["--time-scale", "600"], judged: true, environment: ["CI": "true"])
         #expect(ci.status == 4, "\(ci.stderr)")
         let rolledBack = try #require(Self.last(ci.events, "deployment.rolledBack"))
         #expect((rolledBack["reason"] as? String ?? "").contains("judgement Inconclusive after holding 10 % for 10 min more (--on-inconclusive fail)"))
