@@ -187,20 +187,22 @@ public final class LocalTarget: TemplateAwareTarget {
 
     public var metrics: any MetricDataSource { RuntimeMetricSource(metrics: stack.metrics) }
 
-    public func traffic(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> VersionTraffic {
+    /// The one-minute datapoints of `metric` for what `version` served through `alias`, periods starting in [from, to).
+    private func datapoints(_ metric: MetricName, of alias: AliasRef, version: String, from: Instant, to: Instant) -> [Runtime.MetricDatapoint] {
         let dimensions = ["FunctionName": alias.function, "Resource": alias.description, "ExecutedVersion": version]
+        return (try? stack.metrics.datapoints(metric: metric, dimensions: dimensions, from: from.millisecondsSinceEpoch,
+                                              to: to.millisecondsSinceEpoch)) ?? []
+    }
+
+    public func traffic(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> VersionTraffic {
         func sum(_ metric: MetricName) -> Int {
-            let points = (try? stack.metrics.datapoints(metric: metric, dimensions: dimensions, from: from.millisecondsSinceEpoch,
-                                                        to: to.millisecondsSinceEpoch)) ?? []
-            return Int(points.reduce(0) { $0 + $1.sum })
+            Int(datapoints(metric, of: alias, version: version, from: from, to: to).reduce(0) { $0 + $1.sum })
         }
         return VersionTraffic(version: version, invocations: sum(.invocations), errors: sum(.errors))
     }
 
     public func durations(of alias: AliasRef, version: String, from: Instant, to: Instant) async -> DurationDistribution {
-        let dimensions = ["FunctionName": alias.function, "Resource": alias.description, "ExecutedVersion": version]
-        let points = (try? stack.metrics.datapoints(metric: .duration, dimensions: dimensions, from: from.millisecondsSinceEpoch,
-                                                    to: to.millisecondsSinceEpoch)) ?? []
+        let points = datapoints(.duration, of: alias, version: version, from: from, to: to)
         return DurationDistribution(points.flatMap { $0.valueCounts.map { DurationDistribution.Bucket(milliseconds: $0.value, count: $0.count) } })
     }
 

@@ -53,8 +53,6 @@ public struct RolloutResult: Sendable, Equatable {
     public var deploymentId: String
     public var status: DeploymentStatus
     public var reason: String
-    /// The last judgement's verdict (nil when the rollout was not judged).
-    public var verdict: Verdict?
     /// The judgement could not tell before the hold ran out; the alias followed `onInconclusive`.
     public var endedInconclusive = false
 }
@@ -183,9 +181,8 @@ public struct RolloutExecutor: Sendable {
             let traffic = if let served = rollout.servedUntilFinished { served } else { await counts(rollout, until: now) }
             emit(now, .summary(rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, from: rollout.spec.oldVersion,
                                to: rollout.spec.newVersion, reason: reason, traffic: traffic))
-            let verdict = rollout.spec.configuration.judgement == nil ? nil : (rollout.rollout.judgement?.verdict ?? .inconclusive)
             results.append(RolloutResult(alias: rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, reason: reason,
-                                         verdict: verdict, endedInconclusive: rollout.rollout.endedInconclusive))
+                                         endedInconclusive: rollout.rollout.endedInconclusive))
         }
         return results
     }
