@@ -28,7 +28,7 @@ public struct VersionTraffic: Sendable, Equatable, Codable {
 }
 
 /// Where one alias's rollout stands, for live views.
-public struct RolloutProgress: Sendable, Equatable {
+public struct RolloutProgress: Sendable, Equatable, Codable {
     public var alias: AliasRef
     public var oldVersion: String
     public var newVersion: String
@@ -36,18 +36,24 @@ public struct RolloutProgress: Sendable, Equatable {
     public var stepCount: Int
     public var traffic: [VersionTraffic]
     /// Alarm states by name, sorted by name.
-    public var alarms: [(name: String, state: AlarmState)]
+    public var alarms: [AlarmStatus]
     /// The latest judgement's verdict (nil when the rollout is not judged or not looked at yet).
     public var verdict: Verdict?
+}
 
-    public static func == (lhs: RolloutProgress, rhs: RolloutProgress) -> Bool {
-        lhs.alias == rhs.alias && lhs.phase == rhs.phase && lhs.traffic == rhs.traffic && lhs.verdict == rhs.verdict
-            && lhs.alarms.map(\.name) == rhs.alarms.map(\.name) && lhs.alarms.map(\.state) == rhs.alarms.map(\.state)
+/// One alarm's state, as a live view shows it.
+public struct AlarmStatus: Sendable, Equatable, Codable {
+    public var name: String
+    public var state: AlarmState
+
+    public init(name: String, state: AlarmState) {
+        self.name = name
+        self.state = state
     }
 }
 
 /// What the dry run says about one alias.
-public struct AliasPlanReport: Sendable, Equatable {
+public struct AliasPlanReport: Sendable, Equatable, Codable {
     public var alias: AliasRef
     public var currentVersion: String?
     public var newVersion: String
@@ -68,7 +74,7 @@ public struct AliasPlanReport: Sendable, Equatable {
 }
 
 /// What a deployment does to one alias.
-public enum AliasDecision: Sendable, Equatable {
+public enum AliasDecision: Sendable, Equatable, Codable {
     /// No alias yet: create it on the new version, no shift (first deployment).
     case create
     /// The alias already serves the new version alone.
@@ -80,7 +86,8 @@ public enum AliasDecision: Sendable, Equatable {
 }
 
 /// Everything a deployment reports, in order: the one stream that the text and JSON renderers, reports and tests consume.
-public enum DeploymentEvent: Sendable, Equatable {
+/// The events of a rollout are also kept in the deployment's journal (`RecordedEvent`), so that a report can be made later.
+public enum DeploymentEvent: Sendable, Equatable, Codable {
     /// Something the user should know that does not stop the deployment.
     case warning(String)
     /// No function of the template has an alias to deploy to.
@@ -97,8 +104,8 @@ public enum DeploymentEvent: Sendable, Equatable {
     case aliasUnchanged(AliasRef, version: String)
     /// An interrupted deployment was closed: rolled back to `version` (its target no longer matches, or a rollback was asked for).
     case deploymentRecovered(AliasRef, deploymentId: String, version: String, reason: String)
-    /// A rollout began (or `resumed` after an interruption).
-    case deploymentStarted(AliasRef, deploymentId: String, from: String, to: String, schedule: TrafficSchedule, resumed: Bool)
+    /// A rollout began (or `resumed` after an interruption), watching `alarms` (names).
+    case deploymentStarted(AliasRef, deploymentId: String, from: String, to: String, schedule: TrafficSchedule, alarms: [String], resumed: Bool)
     /// A lifecycle hook function was invoked and must report by `deadline`.
     case hookStarted(AliasRef, hook: LifecycleHook, function: String, executionId: String, deadline: Instant)
     /// A hook reported (or its function failed before reporting).
@@ -118,6 +125,22 @@ public enum DeploymentEvent: Sendable, Equatable {
     /// After the end: what each version served during the deployment, counted up to the instant it ended. A first
     /// deployment (the alias created, no shift) has one too, without a deployment id or a version it came from.
     case summary(AliasRef, deploymentId: String?, status: DeploymentStatus, from: String?, to: String, reason: String, traffic: [VersionTraffic])
+}
+
+/// A rollout's event as its deployment's journal keeps it: when (on the time base, and on the wall clock, which
+/// differ under `--time-scale`), and the run (one `shift deploy`) that told it, named by its first deployment's id.
+public struct RecordedEvent: Sendable, Equatable, Codable {
+    public var at: Instant
+    public var wallMilliseconds: Int64
+    public var run: String
+    public var event: DeploymentEvent
+
+    public init(at: Instant, wallMilliseconds: Int64, run: String, event: DeploymentEvent) {
+        self.at = at
+        self.wallMilliseconds = wallMilliseconds
+        self.run = run
+        self.event = event
+    }
 }
 
 /// Receives events with the instant (on the deployment's time base) at which they happened.

@@ -8,10 +8,13 @@ public protocol DeploymentClock: Sendable {
     /// Called before new rollouts start: a virtual time base moves to the start of the next minute, so
     /// the deployment's metric periods hold its own traffic alone. A wall clock does nothing.
     func startFreshPeriod() throws
+    /// The wall clock (epoch ms), which runs slower than `now` under a time scale: reports show both durations.
+    var wallMilliseconds: Int64 { get }
 }
 
 extension DeploymentClock {
     public func startFreshPeriod() throws {}
+    public var wallMilliseconds: Int64 { now.millisecondsSinceEpoch }
 }
 
 /// How an alias routes its traffic: the primary version plus at most a few weighted others (AWS's RoutingConfig).
@@ -170,8 +173,33 @@ public protocol DeploymentTarget: Sendable {
     /// Appends `kind` to the deployment's journal, with its new status, progress, reason and end, in one write.
     func recordTransition(deploymentId: String, at: Instant, kind: String, status: DeploymentStatus?, progress: [UInt8]?,
                           reason: String?, ended: Bool) async throws
+    /// Keeps a rollout's event in its deployment's journal, for reports.
+    func recordEvent(deploymentId: String, _ event: RecordedEvent) async throws
+    /// A deployment's recorded events, in order.
+    func recordedEvents(deploymentId: String) async throws -> [RecordedEvent]
+    /// The deployments whose events `run` recorded, in the order they started.
+    func deployments(ofRun run: String) async throws -> [JournalRecord]
+    /// One deployment, nil when unknown.
+    func deployment(id: String) async throws -> JournalRecord?
+    /// The most recently started deployments of any alias, newest first.
+    func recentDeployments(limit: Int) async throws -> [JournalRecord]
+    /// The last `limit` log lines of `version` of `function` in [from, to) that belong to a call that failed, oldest first.
+    func errorLogs(function: String, version: String, from: Instant, to: Instant, limit: Int) async throws -> [LogLine]
     /// Deployments of `alias`, newest first.
     func deployments(of alias: AliasRef, limit: Int) async throws -> [JournalRecord]
     /// Deployments of `alias` that never ended (the process running them was killed).
     func unfinishedDeployments(of alias: AliasRef) async throws -> [JournalRecord]
+}
+
+/// One line a function wrote, as a report shows it.
+public struct LogLine: Sendable, Equatable, Codable {
+    public var at: Instant
+    public var requestId: String?
+    public var message: String
+
+    public init(at: Instant, requestId: String?, message: String) {
+        self.at = at
+        self.requestId = requestId
+        self.message = message
+    }
 }

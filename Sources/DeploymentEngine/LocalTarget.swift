@@ -235,6 +235,67 @@ public final class LocalTarget: TemplateAwareTarget {
             endedAt: ended ? at.millisecondsSinceEpoch : nil))
     }
 
+    /// Recorded events are journal entries of kind `event <run>`: the run is found by its kind, and they change nothing of the deployment row.
+    private static let eventKindPrefix = "event "
+
+    public func recordEvent(deploymentId: String, _ event: RecordedEvent) async throws {
+        let detail = try JSONEncoder().encode(event)
+        _ = try await stack.store.recordTransition(deploymentId: deploymentId, DeploymentTransition(
+            at: event.at.millisecondsSinceEpoch, kind: Self.eventKindPrefix + event.run, detail: detail))
+    }
+
+    public func recordedEvents(deploymentId: String) async throws -> [RecordedEvent] {
+        let decoder = JSONDecoder()
+        // An entry written by another version of shift that no longer decodes is left out rather than failing the report.
+        return try await stack.store.deploymentEvents(deploymentId: deploymentId).compactMap { entry in
+            guard entry.kind.hasPrefix(Self.eventKindPrefix), let detail = entry.detail else { return nil }
+            return try? decoder.decode(RecordedEvent.self, from: detail)
+        }
+    }
+
+    public func deployments(ofRun run: String) async throws -> [JournalRecord] {
+        var records: [JournalRecord] = []
+        for id in try await stack.store.deploymentIds(withEventKind: Self.eventKindPrefix + run) {
+            if let record = try await deployment(id: id) { records.append(record) }
+        }
+        return records
+    }
+
+    public func deployment(id: String) async throws -> JournalRecord? {
+        do {
+            return JournalRecord(local: try await stack.store.deployment(id: id))
+        } catch let error as StateError where error.code == .resourceNotFound {
+            return nil
+        }
+    }
+
+    public func recentDeployments(limit: Int) async throws -> [JournalRecord] {
+        try await stack.store.listDeployments(limit: limit).map(JournalRecord.init(local:))
+    }
+
+    public func errorLogs(function: String, version: String, from: Instant, to: Instant, limit: Int) async throws -> [LogLine] {
+        // Lines still buffered (the last calls of a deployment that just ended) belong in its report.
+        try? await stack.logs.flush()
+        let records = try await stack.store.logs(function: function, from: from.millisecondsSinceEpoch, to: to.millisecondsSinceEpoch, limit: 100_000)
+            .filter { $0.version == version }
+        var failed = Set<String>()
+        for record in records where Self.marksFailure(record.message) {
+            if let id = record.requestId { failed.insert(id) }
+        }
+        let lines = records.filter { record in
+            guard let id = record.requestId, failed.contains(id) else { return false }
+            return !["START RequestId: ", "END RequestId: "].contains { record.message.hasPrefix($0) }
+        }
+        return lines.suffix(limit).map { LogLine(at: Instant(millisecondsSinceEpoch: $0.timestamp), requestId: $0.requestId, message: $0.message) }
+    }
+
+    /// Whether a log line says its call failed, as the runtimes write it: Python's `[ERROR] Type: message`,
+    /// Node's `ERROR\tInvoke Error`, or the REPORT line of a call that ended its environment (`Status: error`).
+    static func marksFailure(_ message: String) -> Bool {
+        message.hasPrefix("[ERROR]") || message.contains("\tERROR\tInvoke Error")
+            || (message.hasPrefix("REPORT RequestId: ") && message.contains("\tStatus: error"))
+    }
+
     public func deployments(of alias: AliasRef, limit: Int) async throws -> [JournalRecord] {
         try await stack.store.listDeployments(function: alias.function, alias: alias.alias, limit: limit).map(JournalRecord.init(local:))
     }
@@ -279,5 +340,10 @@ public struct RuntimeDeploymentClock: DeploymentClock {
 
     public func startFreshPeriod() throws {
         try (clock as? StateClock)?.startFreshMinute()
+    }
+
+    /// The real wall clock under a state directory's time base; a test's manual clock is its own wall.
+    public var wallMilliseconds: Int64 {
+        clock is StateClock ? StateClock.systemWall() : clock.nowMilliseconds
     }
 }

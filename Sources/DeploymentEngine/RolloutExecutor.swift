@@ -113,6 +113,8 @@ public struct RolloutExecutor: Sendable {
         var servedUntilFinished: [VersionTraffic]?
         /// The last judgement shown, so that only changes are told.
         var shownJudgement: StepJudgement?
+        /// The run this rollout is part of (its events are journaled under it): the first deployment's id.
+        var run: String
 
         var rollout: Rollout {
             get { journal.rollout }
@@ -134,7 +136,7 @@ public struct RolloutExecutor: Sendable {
             let journal = spec.resumeFrom ?? RolloutJournal(
                 rollout: Rollout(configuration: spec.configuration), oldVersion: spec.oldVersion, newVersion: spec.newVersion,
                 startedAt: clock.now, hookExecutions: [:])
-            running.append(Running(spec: spec, journal: journal, monitor: monitor, nextEvaluation: clock.now))
+            running.append(Running(spec: spec, journal: journal, monitor: monitor, nextEvaluation: clock.now, run: specs[0].deploymentId))
         }
         let target = self.target
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -179,8 +181,8 @@ public struct RolloutExecutor: Sendable {
             let status = rollout.finished?.status ?? .failed
             let reason = rollout.finished?.reason ?? rollout.rollout.reason
             let traffic = if let served = rollout.servedUntilFinished { served } else { await counts(rollout, until: now) }
-            emit(now, .summary(rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, from: rollout.spec.oldVersion,
-                               to: rollout.spec.newVersion, reason: reason, traffic: traffic))
+            try await tell(.summary(rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, from: rollout.spec.oldVersion,
+                                    to: rollout.spec.newVersion, reason: reason, traffic: traffic), rollout, at: now)
             results.append(RolloutResult(alias: rollout.spec.alias, deploymentId: rollout.spec.deploymentId, status: status, reason: reason,
                                          endedInconclusive: rollout.rollout.endedInconclusive))
         }
@@ -192,8 +194,9 @@ public struct RolloutExecutor: Sendable {
         let now = clock.now
         let spec = all[index].spec
         let resumed = spec.resumeFrom != nil
-        emit(now, .deploymentStarted(spec.alias, deploymentId: spec.deploymentId, from: spec.oldVersion, to: spec.newVersion,
-                                     schedule: spec.configuration.schedule, resumed: resumed))
+        try await tell(.deploymentStarted(spec.alias, deploymentId: spec.deploymentId, from: spec.oldVersion, to: spec.newVersion,
+                                          schedule: spec.configuration.schedule, alarms: spec.alarms.map(\.name), resumed: resumed),
+                       all[index], at: now)
         all[index].nextEvaluation = now + options.evaluationInterval
         // An alarm already in ALARM fails the deployment before it starts (or resumes), as in CodeDeploy.
         try await evaluateAlarms(index, &all, at: now)
@@ -220,7 +223,8 @@ public struct RolloutExecutor: Sendable {
         case .hook(let outcome):
             guard let index = running.firstIndex(where: { $0.spec.deploymentId == outcome.deploymentId && $0.finished == nil }),
                   let hook = running[index].journal.hookExecutions.removeValue(forKey: outcome.executionId) else { return }
-            emit(now, .hookFinished(running[index].spec.alias, hook: hook, succeeded: outcome.succeeded, detail: outcome.failure))
+            try await tell(.hookFinished(running[index].spec.alias, hook: hook, succeeded: outcome.succeeded, detail: outcome.failure),
+                           running[index], at: now)
             let actions = running[index].rollout.hookFinished(hook, succeeded: outcome.succeeded, at: now)
             let kind = "hook \(hook.rawValue) \(outcome.succeeded ? "Succeeded" : "Failed")"
             try await perform(actions, index, &running, kind: kind, at: now, force: true)
@@ -237,7 +241,8 @@ public struct RolloutExecutor: Sendable {
         let source = DeploymentMetrics(base: target.metrics, firstMinute: all[index].journal.startedAt.minuteIndex)
         for change in all[index].monitor.evaluate(at: now, data: source) {
             let evaluation = change.evaluation
-            emit(now, .alarmChanged(all[index].spec.alias, alarm: change.alarmName, state: evaluation.state, reason: evaluation.reason))
+            try await tell(.alarmChanged(all[index].spec.alias, alarm: change.alarmName, state: evaluation.state, reason: evaluation.reason),
+                           all[index], at: now)
             guard all[index].finished == nil else { continue }
             let actions = all[index].rollout.alarmChanged(change.alarmName, to: evaluation.state, reason: evaluation.reason, at: now)
             try await perform(actions, index, &all, kind: "alarm \(change.alarmName) \(evaluation.state.rawValue)", at: now)
@@ -267,7 +272,7 @@ public struct RolloutExecutor: Sendable {
         let shown = all[index].shownJudgement
         if shown?.verdict != judgement.verdict || shown?.errors != judgement.errors || shown?.latency != judgement.latency {
             all[index].shownJudgement = judgement
-            emit(now, .judged(spec.alias, judgement))
+            try await tell(.judged(spec.alias, judgement), all[index], at: now)
         }
         let actions = all[index].rollout.judged(judgement, at: now)
         try await perform(actions, index, &all, kind: "judgement \(judgement.verdict.rawValue)", at: now)
@@ -302,19 +307,19 @@ public struct RolloutExecutor: Sendable {
             case .setWeight(let version, let weight):
                 let routing = AliasRouting.shifting(from: spec.oldVersion, to: version, weight: weight)
                 try await target.setRouting(of: spec.alias, to: routing)
-                emit(now, .trafficShifted(spec.alias, weights: routing.weights))
+                try await tell(.trafficShifted(spec.alias, weights: routing.weights), all[index], at: now)
             case .wake(let at):
                 all[index].nextWake = at
             case .rollBack(let reason):
                 try await target.setRouting(of: spec.alias, to: AliasRouting(primary: spec.oldVersion))
-                emit(now, .rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: reason))
+                try await tell(.rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: reason), all[index], at: now)
             case .finish(let status, let reason):
                 all[index].finished = (status, reason)
                 all[index].servedUntilFinished = await counts(all[index], until: now)
                 all[index].nextWake = nil
                 await target.finishHooks(deploymentId: spec.deploymentId)
-                emit(now, .finished(spec.alias, deploymentId: spec.deploymentId, status: status,
-                                    version: status == .succeeded ? spec.newVersion : spec.oldVersion, reason: reason))
+                try await tell(.finished(spec.alias, deploymentId: spec.deploymentId, status: status,
+                                         version: status == .succeeded ? spec.newVersion : spec.oldVersion, reason: reason), all[index], at: now)
                 if status != .succeeded, options.allOrNothing, kind != Self.releaseAbort {
                     try await releaseFailed(cause: spec.alias, reason: reason, all: &all, except: spec.deploymentId, at: now)
                 }
@@ -322,9 +327,16 @@ public struct RolloutExecutor: Sendable {
         }
     }
 
+    /// Journals a rollout's event (for reports), then emits it.
+    private func tell(_ event: DeploymentEvent, _ rollout: Running, at now: Instant) async throws {
+        try await target.recordEvent(deploymentId: rollout.spec.deploymentId,
+                                     RecordedEvent(at: now, wallMilliseconds: clock.wallMilliseconds, run: rollout.run, event: event))
+        emit(now, event)
+    }
+
     private func invokeHook(_ hook: LifecycleHook, executionId: String, on rollout: Running, deadline: Instant, at now: Instant) async throws {
         guard let function = rollout.spec.hookFunctions[hook] else { return }
-        emit(now, .hookStarted(rollout.spec.alias, hook: hook, function: function, executionId: executionId, deadline: deadline))
+        try await tell(.hookStarted(rollout.spec.alias, hook: hook, function: function, executionId: executionId, deadline: deadline), rollout, at: now)
         try await target.startHook(function: function, deploymentId: rollout.spec.deploymentId, executionId: executionId)
     }
 
@@ -346,8 +358,9 @@ public struct RolloutExecutor: Sendable {
                 try await target.setRouting(of: spec.alias, to: AliasRouting(primary: spec.oldVersion))
                 all[index].finished = (.stopped, why)
                 all[index].servedUntilFinished = await counts(all[index], until: now)
-                emit(now, .rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: why))
-                emit(now, .finished(spec.alias, deploymentId: spec.deploymentId, status: .stopped, version: spec.oldVersion, reason: why))
+                try await tell(.rolledBack(spec.alias, deploymentId: spec.deploymentId, version: spec.oldVersion, reason: why), all[index], at: now)
+                try await tell(.finished(spec.alias, deploymentId: spec.deploymentId, status: .stopped, version: spec.oldVersion, reason: why),
+                               all[index], at: now)
             default:
                 continue
             }
@@ -377,7 +390,7 @@ public struct RolloutExecutor: Sendable {
                 alias: rollout.spec.alias, oldVersion: rollout.spec.oldVersion, newVersion: rollout.spec.newVersion,
                 phase: rollout.rollout.phase, stepCount: rollout.spec.configuration.schedule.points.count,
                 traffic: await counts(rollout, until: now),
-                alarms: rollout.monitor.states.sorted { $0.key < $1.key }.map { (name: $0.key, state: $0.value) },
+                alarms: rollout.monitor.states.sorted { $0.key < $1.key }.map { AlarmStatus(name: $0.key, state: $0.value) },
                 verdict: rollout.rollout.judgement?.verdict))
         }
         return result

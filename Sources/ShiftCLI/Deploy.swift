@@ -43,6 +43,9 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @Flag(help: "Do not append the Markdown summary to the file GITHUB_STEP_SUMMARY names (GitHub Actions sets it).")
     var noSummary = false
 
+    @Option(help: "When the deployment ends, write its report to this file: HTML with a timeline (.html) or Markdown (.md); see `report`.")
+    var report: String?
+
     @Option(name: .customLong("function"), help: "Deploy only this function (logical id or name); repeatable.")
     var functions: [String] = []
 
@@ -88,6 +91,12 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         if let alarmP99Ms {
             do throws(RolloutError) { _ = try AlarmDefinition.parseMillisecondsFlag(alarmP99Ms) } catch { throw ValidationError(error.message) }
         }
+        if let report {
+            guard ReportFormat(fileName: report) != nil else {
+                throw ValidationError("--report '\(report)' must end in .html or .md (or .json), which chooses the report's format")
+            }
+            guard !dryRun else { throw ValidationError("--report describes a deployment; a --dry-run has none (--output markdown prints the plan)") }
+        }
         if let strategy {
             do throws(RolloutError) { _ = try TrafficSchedule(named: strategy) } catch {
                 // A custom config of the template may carry this name; checked again once the template is read.
@@ -118,19 +127,20 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     func run() async throws {
         let renderer = DeploymentRenderer(format: output, dryRun: dryRun, summaryFile: noSummary ? nil : Self.stepSummaryFile)
         let outcome: DeploymentOutcome
+        let reportPath: String?
         do {
-            outcome = try await deploy(renderer)
+            (outcome, reportPath) = try await deploy(renderer)
         } catch {
             let failure = Shift.failure(error)
             renderer.finish(exitCode: failure.exitCode, failure: failure)
             throw ReportedError(underlying: error)
         }
         let exitCode: Int32 = outcome.inconclusive ? 4 : (outcome.succeeded ? 0 : 3)
-        renderer.finish(exitCode: exitCode)
+        renderer.finish(exitCode: exitCode, report: reportPath)
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
 
-    private func deploy(_ renderer: DeploymentRenderer) async throws -> DeploymentOutcome {
+    private func deploy(_ renderer: DeploymentRenderer) async throws -> (DeploymentOutcome, report: String?) {
         let request = DeploymentRequest(
             templatePath: template, strategy: strategy, functions: functions, hookTimeout: try parsedHookTimeout(),
             alarmErrorRate: try alarmErrorRate.map { text throws -> Double in
@@ -162,7 +172,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                 try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink)
                     .dryRun(template: loaded, request: request, resolve: resolve)
             }
-            return .nothingToDo
+            return (.nothingToDo, nil)
         }
         let target = try await LocalTarget.open(stateDirectory: stateDirectory, region: region, accountId: accountId,
                                                 timeScale: timeScale, routingSeed: seed)
@@ -195,11 +205,28 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                 }
                 return outcome
             }
+            if let report { try await writeReport(to: report, target: target, record: renderer.record) }
         } catch {
             await target.close()
             throw error
         }
         await target.close()
-        return outcome
+        return (outcome, report)
+    }
+
+    /// The report of this run's rollouts (a run that shifted nothing gets one that says what it did instead).
+    private func writeReport(to path: String, target: LocalTarget, record: RunRecord) async throws {
+        let format = ReportFormat(fileName: path) ?? .html
+        let document: String
+        if let first = record.outcomes.lazy.compactMap(\.deploymentId).first {
+            let report = try await DeploymentReport.build(target: target, selector: first, now: target.deploymentClock.now)
+            document = ReportDocument.render(report, format: format)
+        } else if format == .markdown {
+            document = MarkdownSummary.render(record, exitCode: 0, failure: nil, dryRun: false)
+        } else {
+            let notes = record.outcomes.map { "\($0.alias): \($0.status)" + ($0.version.map { " on version \($0)" } ?? "") }
+            document = ReportDocument.render(DeploymentReport(run: "", aliases: [], notes: notes + (record.nothingToDeploy.map { [$0] } ?? [])), format: format)
+        }
+        try ReportDocument.write(document, to: path)
     }
 }

@@ -64,11 +64,15 @@ final class DeploymentRenderer: Sendable {
 
     /// Ends the run: `--output json` with its `run.finished` line (the status, the exit code and each alias's outcome),
     /// `--output markdown` with its summary; the summary is also appended to `summaryFile`.
-    func finish(exitCode: Int32, failure: Failure? = nil) {
-        let record = run.withLock { $0 }
+    /// What the run told so far.
+    var record: RunRecord { run.withLock { $0 } }
+
+    /// Ends the output: `run.finished` (with the path of the report written, if any) and the Markdown summary.
+    func finish(exitCode: Int32, failure: Failure? = nil, report: String? = nil) {
+        let record = self.record
         if format == .json {
             write(Self.runFinished(exitCode: exitCode, outcomes: record.outcomes, failure: failure, dryRun: dryRun,
-                                   time: record.lastInstant.map(JSONOutput.time) ?? JSONOutput.wallClock))
+                                   time: record.lastInstant.map(JSONOutput.time) ?? JSONOutput.wallClock, report: report))
         }
         guard format == .markdown || summaryFile != nil else { return }
         let markdown = MarkdownSummary.render(record, exitCode: exitCode, failure: failure, dryRun: dryRun)
@@ -88,9 +92,10 @@ final class DeploymentRenderer: Sendable {
 
     /// The last line of every `deploy --output json`, also when it failed before anything was deployed.
     static func runFinished(exitCode: Int32, outcomes: [RunRecord.Outcome], failure: Failure?, dryRun: Bool = false,
-                            time: String = JSONOutput.wallClock) -> String {
+                            time: String = JSONOutput.wallClock, report: String? = nil) -> String {
         var object: [String: Any] = ["event": "run.finished", "time": time, "status": runStatus(exitCode: exitCode, outcomes: outcomes),
                                      "exitCode": exitCode, "functions": outcomes.map(\.json)]
+        if let report { object["report"] = report }
         if dryRun { object["dryRun"] = true }
         if let failure { object["error"] = JSONOutput.error(failure) }
         return JSONOutput.line(object)
@@ -118,7 +123,7 @@ final class DeploymentRenderer: Sendable {
         case let .deploymentRecovered(alias, id, version, reason):
             return ("deployment.recovered", alias, ["deploymentId": id, "version": version, "reason": reason],
                     "closed interrupted deployment \(id): \(reason)")
-        case let .deploymentStarted(alias, id, from, to, schedule, resumed):
+        case let .deploymentStarted(alias, id, from, to, schedule, _, resumed):
             return ("deployment.started", alias,
                     ["deploymentId": id, "from": from, "to": to, "strategy": schedule.name, "resumed": resumed,
                      "schedule": schedule.points.map { ["minute": $0.minute, "percent": $0.percent] }],
@@ -346,7 +351,7 @@ struct RunRecord: Sendable {
             update(alias) { $0.status = "Created"; $0.version = version; $0.target = version }
         case let .aliasUnchanged(alias, version):
             update(alias) { $0.status = "Unchanged"; $0.version = version }
-        case let .deploymentStarted(alias, id, from, to, schedule, _):
+        case let .deploymentStarted(alias, id, from, to, schedule, _, _):
             update(alias) { $0.status = "InProgress"; $0.deploymentId = id; $0.from = from; $0.version = to; $0.target = to; $0.strategy = schedule.name }
         case let .rolledBack(alias, _, _, reason):
             rollbackReasons[alias] = reason

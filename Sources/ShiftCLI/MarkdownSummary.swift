@@ -7,13 +7,14 @@ import TemplateModel
 /// per alias (outcome, versions, each version's calls and errors, alarms, reason), or the dry run's plan. Built from
 /// the renderer's `RunRecord`, so it says what `run.finished` says; aliases sorted, numbers as plain integers.
 enum MarkdownSummary {
-    static func render(_ record: RunRecord, exitCode: Int32, failure: Failure?, dryRun: Bool) -> String {
+    /// `status` names a run that has not ended (a report of a running deployment); else the exit code does.
+    static func render(_ record: RunRecord, exitCode: Int32, failure: Failure?, dryRun: Bool, status: String? = nil) -> String {
         let outcomes = record.outcomes.sorted { ($0.alias.function, $0.alias.alias) < ($1.alias.function, $1.alias.alias) }
         var blocks: [String] = []
         if dryRun {
             blocks.append(failure == nil ? "### Deployment plan (dry run: nothing was published or changed)" : "### Deployment plan: Error")
         } else {
-            blocks.append("### Deployment: \(DeploymentRenderer.runStatus(exitCode: exitCode, outcomes: outcomes))")
+            blocks.append("### Deployment: \(status ?? DeploymentRenderer.runStatus(exitCode: exitCode, outcomes: outcomes))")
         }
         if let failure { blocks.append(fenced(failure.message)) }
         if !record.warnings.isEmpty { blocks.append(record.warnings.map { "- **warning:** \(escape($0))" }.joined(separator: "\n")) }

@@ -25,7 +25,7 @@ struct Shift: AsyncParsableCommand {
         commandName: name,
         abstract: "Safe serverless releases, run locally: SAM templates, a Lambda-compatible runtime and CodeDeploy-style rollouts.",
         version: version,
-        subcommands: [Validate.self, Invoke.self, Deploy.self, Status.self, RollbackCommand.self, Serve.self, MetricsCommand.self,
+        subcommands: [Validate.self, Invoke.self, Deploy.self, Status.self, ReportCommand.self, RollbackCommand.self, Serve.self, MetricsCommand.self,
                       Logs.self])
 
     /// Diagnostics of the runtime go to stderr at `warning` and above (`SHIFT_LOG_LEVEL=debug` for more),

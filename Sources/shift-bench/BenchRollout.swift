@@ -184,6 +184,12 @@ private final class SimulatedTarget: DeploymentTarget {
                           reason: String?, ended: Bool) async throws {
         state.withLock { $0.transitions += 1 }
     }
+    func recordEvent(deploymentId: String, _ event: RecordedEvent) async throws {}
+    func recordedEvents(deploymentId: String) async throws -> [RecordedEvent] { [] }
+    func deployments(ofRun run: String) async throws -> [JournalRecord] { [] }
+    func deployment(id: String) async throws -> JournalRecord? { nil }
+    func recentDeployments(limit: Int) async throws -> [JournalRecord] { [] }
+    func errorLogs(function: String, version: String, from: Instant, to: Instant, limit: Int) async throws -> [LogLine] { [] }
     func deployments(of alias: AliasRef, limit: Int) async throws -> [JournalRecord] { [] }
     func unfinishedDeployments(of alias: AliasRef) async throws -> [JournalRecord] { [] }
 }

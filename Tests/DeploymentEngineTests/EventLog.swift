@@ -119,7 +119,7 @@ extension [DeploymentEvent] {
 
     func started(_ alias: AliasRef = .live) -> (deploymentId: String, from: String, to: String, resumed: Bool)? {
         lazy.compactMap { event -> (String, String, String, Bool)? in
-            if case let .deploymentStarted(a, id, from, to, _, resumed) = event, a == alias { return (id, from, to, resumed) }
+            if case let .deploymentStarted(a, id, from, to, _, _, resumed) = event, a == alias { return (id, from, to, resumed) }
             return nil
         }.first
     }

@@ -90,6 +90,17 @@ final class KillableTarget: TemplateAwareTarget {
                                         reason: reason, ended: ended)
     }
 
+    func recordEvent(deploymentId: String, _ event: RecordedEvent) async throws {
+        try alive()
+        try await base.recordEvent(deploymentId: deploymentId, event)
+    }
+    func recordedEvents(deploymentId: String) async throws -> [RecordedEvent] { try await base.recordedEvents(deploymentId: deploymentId) }
+    func deployments(ofRun run: String) async throws -> [JournalRecord] { try await base.deployments(ofRun: run) }
+    func deployment(id: String) async throws -> JournalRecord? { try await base.deployment(id: id) }
+    func recentDeployments(limit: Int) async throws -> [JournalRecord] { try await base.recentDeployments(limit: limit) }
+    func errorLogs(function: String, version: String, from: Instant, to: Instant, limit: Int) async throws -> [LogLine] {
+        try await base.errorLogs(function: function, version: version, from: from, to: to, limit: limit)
+    }
     func deployments(of alias: AliasRef, limit: Int) async throws -> [JournalRecord] { try await base.deployments(of: alias, limit: limit) }
     func unfinishedDeployments(of alias: AliasRef) async throws -> [JournalRecord] { try await base.unfinishedDeployments(of: alias) }
 }

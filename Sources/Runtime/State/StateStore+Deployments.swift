@@ -87,6 +87,15 @@ extension StateStore {
         }
     }
 
+    /// The deployments with a journal entry of `kind`, in the order of their first such entry.
+    public func deploymentIds(withEventKind kind: String) async throws -> [String] {
+        try await read { db in
+            try String.fetchAll(db, sql: """
+                SELECT deployment_id FROM deployment_events WHERE kind = ? GROUP BY deployment_id ORDER BY MIN(sequence)
+                """, arguments: [kind])
+        }
+    }
+
     private static func deployment(from row: Row) -> DeploymentRecord {
         DeploymentRecord(
             id: row["id"], functionName: row["function"], aliasName: row["alias"], status: row["status"],
