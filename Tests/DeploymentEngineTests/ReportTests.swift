@@ -40,6 +40,12 @@ struct ReportTests {
                 #expect(alias.minutes.reduce(0) { $0 + $1.new.invocations } == answered["2"] ?? 0)
                 #expect(alias.minutes.reduce(0) { $0 + ($1.old?.invocations ?? 0) } == answered["1"] ?? 0)
                 #expect(answered.values.reduce(0, +) == 135)
+                // And what the runtime's metrics store counted for the alias, per executed version, since it began.
+                let stored = session.target.stack.metrics.totals(metric: .invocations)
+                for total in alias.totals {
+                    let series = stored.filter { $0.key.matches(["FunctionName": "Fn", "Resource": "Fn:live", "ExecutedVersion": total.version]) }
+                    #expect(Int(series.values.reduce(0, +)) == total.invocations, "version \(total.version)")
+                }
 
                 let html = HTMLReport.render(report)
                 let document = try XHTMLDocument(html)
