@@ -1,6 +1,7 @@
 import Foundation
 import Rollout
 import Runtime
+import Synchronization
 import TemplateModel
 
 /// The deployment target on this machine: the state directory's store, the local runtime running the
@@ -14,6 +15,8 @@ public final class LocalTarget: TemplateAwareTarget {
     private let hookRequestContinuation: AsyncStream<HookRequest>.Continuation
     public let hookOutcomes: AsyncStream<HookOutcome>
     private let hookOutcomeContinuation: AsyncStream<HookOutcome>.Continuation
+    /// The deployments this process created: the ones a StopDeployment request can stop here.
+    let createdDeployments = Mutex<Set<String>>([])
 
     private struct HookRequest: Sendable {
         var function: String
@@ -221,6 +224,7 @@ public final class LocalTarget: TemplateAwareTarget {
     }
 
     public func createDeployment(_ record: JournalRecord) async throws {
+        createdDeployments.withLock { _ = $0.insert(record.id) }
         try await stack.store.createDeployment(DeploymentRecord(
             id: record.id, functionName: record.alias.function, aliasName: record.alias.alias, status: record.status.rawValue,
             currentVersion: record.fromVersion.flatMap(Int.init), targetVersion: Int(record.toVersion) ?? 0, reason: record.reason,

@@ -32,7 +32,7 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     /// The Lambda service error name (`x-amzn-ErrorType`).
     public var awsErrorType: String {
         switch code {
-        case .requestTooLarge: "RequestTooLargeException"
+        case .requestTooLarge: "RequestEntityTooLargeException"
         case .tooManyRequests: "TooManyRequestsException"
         case .invalidConfiguration: "InvalidParameterValueException"
         case .interpreterNotFound, .environmentStartFailed, .shutDown: "ServiceException"

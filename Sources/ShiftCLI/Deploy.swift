@@ -187,6 +187,10 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                     for await number in Signals.stream() { continuation.yield(.abort(reason: Signals.describe(number))) }
                     return nil
                 }
+                group.addTask {
+                    if let reason = await target.nextStopRequest() { continuation.yield(.abort(reason: reason)) }
+                    return nil
+                }
                 if renderer.live {
                     group.addTask {
                         await Terminal.standard.redrawOnResize()

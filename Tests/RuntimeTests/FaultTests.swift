@@ -122,7 +122,7 @@ import Testing
                 try await runtime.invoke(config, payload: [UInt8](repeating: 0x20, count: 6_291_457))
             }
             #expect(error?.code == .requestTooLarge)
-            #expect(error?.awsErrorType == "RequestTooLargeException")
+            #expect(error?.awsErrorType == "RequestEntityTooLargeException")
             #expect(error?.httpStatus == 413)
         }
     }

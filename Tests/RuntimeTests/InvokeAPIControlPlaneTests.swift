@@ -115,7 +115,8 @@ struct InvokeAPIControlPlaneTests {
             #expect(twice.json["__type"] as? String == "LifecycleEventAlreadyCompletedException")
 
             let unknown = try await api.http("POST", "/", headers: [target], json: #"{"deploymentId":"d-1","lifecycleEventHookExecutionId":"nope","status":"Failed"}"#)
-            #expect(unknown.json["__type"] as? String == "LifecycleHookExecutionIdDoesNotExistException")
+            // botocore's CodeDeploy model has no "…DoesNotExist" code for an execution id: AWS answers this one.
+            #expect(unknown.json["__type"] as? String == "InvalidLifecycleEventHookExecutionIdException")
 
             let wrong = try await api.http("POST", "/", headers: [("X-Amz-Target", "CodeDeploy_20141006.ListApplications")], json: "{}")
             #expect(wrong.status == 400)

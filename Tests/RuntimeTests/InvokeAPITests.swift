@@ -89,11 +89,17 @@ struct InvokeAPITests {
             let big = "\"" + String(repeating: "x", count: LocalRuntime.maximumRequestBytes) + "\""
             let sync = try await api.invoke("echo", big)
             #expect(sync.status == 413)
-            #expect(sync.headers["x-amzn-errortype"] == "RequestTooLargeException")
-            let event = "\"" + String(repeating: "x", count: LambdaService.maximumEventBytes) + "\""
+            #expect(sync.headers["x-amzn-errortype"] == "RequestEntityTooLargeException")
+            // AWS's answer on the wire is RequestEntityTooLargeException (botocore's model names RequestTooLargeException).
+            #expect(sync.headers["x-amzn-requestid"]?.isEmpty == false)
+            // Asynchronous: 1 MB is accepted (the limit before 2025 was 256 KB), one byte more is not.
+            let fits = "\"" + String(repeating: "x", count: LambdaService.maximumEventBytes - 2) + "\""
+            #expect(LambdaService.maximumEventBytes == 1_048_576)
+            #expect(try await api.invoke("echo", fits, headers: [("X-Amz-Invocation-Type", "Event")]).status == 202)
+            let event = "\"" + String(repeating: "x", count: LambdaService.maximumEventBytes - 1) + "\""
             let async = try await api.invoke("echo", event, headers: [("X-Amz-Invocation-Type", "Event")])
             #expect(async.status == 413)
-            #expect(async.headers["x-amzn-errortype"] == "RequestTooLargeException")
+            #expect(async.headers["x-amzn-errortype"] == "RequestEntityTooLargeException")
             // The connection and the server survive both.
             #expect(try await api.invoke("echo").status == 200)
         }

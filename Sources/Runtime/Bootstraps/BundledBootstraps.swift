@@ -146,13 +146,18 @@ class LambdaContext(object):
         return max(int(self._deadline_ms - time.time() * 1000), 0)
 
 
-def _error_document(exc, tb):
+def _error_document(exc, tb, request_id=None):
     import traceback
-    return {
+    # Only the user's frames, as AWS's runtime reports them: not this bootstrap's.
+    frames = [f for f in traceback.extract_tb(tb) if f.filename != __file__] if tb is not None else []
+    doc = {
         "errorMessage": str(exc),
         "errorType": type(exc).__name__,
-        "stackTrace": traceback.format_list(traceback.extract_tb(tb)) if tb is not None else [],
+        "stackTrace": traceback.format_list(frames),
     }
+    if request_id:
+        doc["requestId"] = request_id
+    return doc
 
 
 def _log_error(doc):
@@ -218,7 +223,7 @@ def main():
             event = loads(body) if body else None
             result = dumps(handler(event, context)).encode()
         except Exception as exc:
-            doc = _error_document(exc, sys.exc_info()[2])
+            doc = _error_document(exc, sys.exc_info()[2], request_id)
             _log_error(doc)
             _request("POST", "invocation/%s/error" % request_id, dumps(doc).encode(),
                      "Lambda-Runtime-Function-Error-Type: Unhandled\r\n")
@@ -322,7 +327,9 @@ function errorDocument(err) {
     return {
       errorType: err.name || "Error",
       errorMessage: err.message,
-      stackTrace: (err.stack || "").split("\n").slice(1).map((l) => l.trim()),
+      // Only the user's frames: not this bootstrap's, nor Node's internals.
+      stackTrace: (err.stack || "").split("\n").slice(1).map((l) => l.trim())
+        .filter((l) => !l.includes(__filename) && !l.includes("node:internal")),
     };
   }
   return { errorType: typeof err === "string" ? "string" : typeof err, errorMessage: String(err), stackTrace: [] };

@@ -5,8 +5,10 @@ public struct InvokeAPIRequest: Sendable {
     public var method: String
     /// The path as sent (still percent-encoded), without the query.
     public var path: String
-    /// Query parameters, percent-decoded.
+    /// Query parameters, percent-decoded (the last value of a repeated name).
     public var query: [String: String]
+    /// Every query parameter in order, repeated names too (`tagKeys=a&tagKeys=b`).
+    public var queryItems: [(name: String, value: String)]
     /// Header names lower-cased.
     public var headers: [String: String]
     public var body: [UInt8]
@@ -18,14 +20,17 @@ public struct InvokeAPIRequest: Sendable {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         self.path = parts.first.map(String.init) ?? "/"
         var query: [String: String] = [:]
+        var items: [(name: String, value: String)] = []
         if parts.count == 2 {
             for pair in parts[1].split(separator: "&") {
                 let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
                 let key = Self.decode(kv[0])
                 query[key] = kv.count == 2 ? Self.decode(kv[1]) : ""
+                items.append((key, query[key] ?? ""))
             }
         }
         self.query = query
+        self.queryItems = items
         self.headers = headers
         self.body = body
         self.oversizedBodyBytes = oversizedBodyBytes
@@ -67,22 +72,28 @@ public struct InvokeAPIResponse: Sendable {
                     headers: [("x-amzn-ErrorType", type), ("x-amzn-RequestId", requestId)])
     }
 
-    /// A CodeDeploy (JSON 1.1) error: `{"__type","message"}`.
-    static func codeDeployError(_ status: Int = 400, type: String, message: String) -> InvokeAPIResponse {
+    /// A CodeDeploy (JSON 1.1) answer.
+    static func codeDeployJSON(_ object: Any) -> InvokeAPIResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return InvokeAPIResponse(status: 200, headers: [("Content-Type", "application/x-amz-json-1.1")], body: Array(data))
+    }
+
+    /// A CodeDeploy (JSON 1.1) error: `{"__type","message"}` and `x-amzn-ErrorType`.
+    static func codeDeployError(_ status: Int = 400, type: String, message: String, requestId: String = UUID().uuidString.lowercased()) -> InvokeAPIResponse {
         let data = (try? JSONSerialization.data(withJSONObject: ["__type": type, "message": message], options: [.sortedKeys])) ?? Data()
-        return InvokeAPIResponse(status: status, headers: [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", UUID().uuidString.lowercased())],
+        return InvokeAPIResponse(status: status, headers: [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", type), ("x-amzn-RequestId", requestId)],
                                  body: Array(data))
     }
 
     /// Maps the service's errors to Lambda's answers.
-    static func lambdaError(_ error: any Error) -> InvokeAPIResponse {
+    static func lambdaError(_ error: any Error, requestId: String = UUID().uuidString.lowercased()) -> InvokeAPIResponse {
         switch error {
         case let error as StateError:
-            return lambdaError(error.httpStatus, type: error.awsErrorType ?? "ServiceException", message: error.message)
+            return lambdaError(error.httpStatus, type: error.awsErrorType ?? "ServiceException", message: error.message, requestId: requestId)
         case let error as RuntimeError:
-            return lambdaError(error.httpStatus, type: error.awsErrorType, message: error.message)
+            return lambdaError(error.httpStatus, type: error.awsErrorType, message: error.message, requestId: requestId)
         default:
-            return lambdaError(500, type: "ServiceException", message: "The local Lambda service failed: \(error)")
+            return lambdaError(500, type: "ServiceException", message: "The local Lambda service failed: \(error)", requestId: requestId)
         }
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 
-/// Maps Invoke API requests (Lambda's REST API `2015-03-31`, CodeDeploy's lifecycle hook call,
-/// Prometheus metrics) to `LambdaService` and `LifecycleHooks` calls. No I/O of its own.
+/// The one place that speaks AWS's wire formats: Lambda's REST API (`2015-03-31`, `2017-03-31` tags) and
+/// CodeDeploy's JSON 1.1 API on the same endpoint, plus Prometheus metrics. Each operation is one row of
+/// `lambdaOperations` or `codeDeployOperations`; every answer carries `x-amzn-RequestId`, and every error is
+/// AWS's JSON error with a code from botocore's service models. No I/O of its own.
 public struct InvokeAPIRouter: Sendable {
     public let service: LambdaService
     public let hooks: LifecycleHooks?
@@ -11,300 +13,128 @@ public struct InvokeAPIRouter: Sendable {
         self.hooks = hooks
     }
 
+    /// One Lambda REST operation: method, path pattern (`{Name}` captures a segment), handler.
+    struct LambdaOperation: Sendable {
+        var name: String
+        var method: String
+        var path: [String]
+        var handle: @Sendable (InvokeAPIRouter, OperationCall) async throws -> InvokeAPIResponse
+
+        init(_ name: String, _ method: String, _ path: String, _ handle: @escaping @Sendable (InvokeAPIRouter, OperationCall) async throws -> InvokeAPIResponse) {
+            self.name = name
+            self.method = method
+            self.path = path.split(separator: "/").map(String.init)
+            self.handle = handle
+        }
+
+        func match(_ method: String, _ segments: [String]) -> [String: String]? {
+            guard method == self.method, segments.count == path.count else { return nil }
+            var parameters: [String: String] = [:]
+            for (pattern, segment) in zip(path, segments) {
+                if pattern.hasPrefix("{") { parameters[String(pattern.dropFirst().dropLast())] = segment } else if pattern != segment { return nil }
+            }
+            return parameters
+        }
+    }
+
+    /// A request matched to an operation: its path parameters and the raw request.
+    struct OperationCall: Sendable {
+        var request: InvokeAPIRequest
+        var parameters: [String: String]
+        var requestId: String
+
+        subscript(_ name: String) -> String { parameters[name] ?? "" }
+        var query: [String: String] { request.query }
+    }
+
+    /// Lambda's operations, as botocore's `lambda/2015-03-31/service-2.json` defines their HTTP bindings.
+    static let lambdaOperations: [LambdaOperation] = [
+        .init("Invoke", "POST", "2015-03-31/functions/{FunctionName}/invocations") { try await $0.invoke($1) },
+        .init("ListFunctions", "GET", "2015-03-31/functions") { try await $0.listFunctions($1) },
+        .init("GetFunction", "GET", "2015-03-31/functions/{FunctionName}") { try await $0.getFunction($1, wrapped: true) },
+        .init("DeleteFunction", "DELETE", "2015-03-31/functions/{FunctionName}") { try await $0.deleteFunction($1) },
+        .init("GetFunctionConfiguration", "GET", "2015-03-31/functions/{FunctionName}/configuration") { try await $0.getFunction($1, wrapped: false) },
+        .init("UpdateFunctionConfiguration", "PUT", "2015-03-31/functions/{FunctionName}/configuration") { try await $0.updateFunctionConfiguration($1) },
+        .init("UpdateFunctionCode", "PUT", "2015-03-31/functions/{FunctionName}/code") { try await $0.updateFunctionCode($1) },
+        .init("PublishVersion", "POST", "2015-03-31/functions/{FunctionName}/versions") { try await $0.publishVersion($1) },
+        .init("ListVersionsByFunction", "GET", "2015-03-31/functions/{FunctionName}/versions") { try await $0.listVersions($1) },
+        .init("CreateAlias", "POST", "2015-03-31/functions/{FunctionName}/aliases") { try await $0.createAlias($1) },
+        .init("ListAliases", "GET", "2015-03-31/functions/{FunctionName}/aliases") { try await $0.listAliases($1) },
+        .init("GetAlias", "GET", "2015-03-31/functions/{FunctionName}/aliases/{Name}") { try await $0.getAlias($1) },
+        .init("UpdateAlias", "PUT", "2015-03-31/functions/{FunctionName}/aliases/{Name}") { try await $0.updateAlias($1) },
+        .init("DeleteAlias", "DELETE", "2015-03-31/functions/{FunctionName}/aliases/{Name}") { try await $0.deleteAlias($1) },
+        .init("TagResource", "POST", "2017-03-31/tags/{Resource}") { try await $0.tagResource($1) },
+        .init("UntagResource", "DELETE", "2017-03-31/tags/{Resource}") { try await $0.untagResource($1) },
+        .init("ListTags", "GET", "2017-03-31/tags/{Resource}") { try await $0.listTags($1) },
+        // Reserved concurrency (wired once concurrency accounting lands; same table, same shapes):
+        //   PutFunctionConcurrency     PUT    2017-10-31/functions/{FunctionName}/concurrency
+        //   GetFunctionConcurrency     GET    2019-09-30/functions/{FunctionName}/concurrency
+        //   DeleteFunctionConcurrency  DELETE 2017-10-31/functions/{FunctionName}/concurrency
+        // and `Concurrency.ReservedConcurrentExecutions` in GetFunction's answer.
+    ]
+
+    /// CodeDeploy's operations by `X-Amz-Target` (JSON 1.1, botocore's `codedeploy/2014-10-06/service-2.json`).
+    typealias CodeDeployHandler = @Sendable (InvokeAPIRouter, [String: Any], String) async throws -> InvokeAPIResponse
+    static let codeDeployOperations: [String: CodeDeployHandler] = [
+        "GetDeployment": { router, body, _ in try await router.getDeployment(body) },
+        "ListDeployments": { router, body, _ in try await router.listDeployments(body) },
+        "StopDeployment": { router, body, requestId in try await router.stopDeployment(body, requestId: requestId) },
+        "PutLifecycleEventHookExecutionStatus": { router, body, _ in try await router.putLifecycleEventHookExecutionStatus(body) },
+    ]
+
     public func respond(to request: InvokeAPIRequest) async -> InvokeAPIResponse {
+        let requestId = UUID().uuidString.lowercased()
+        var response = await dispatch(request, requestId: requestId)
+        if !response.headers.contains(where: { $0.0.lowercased() == "x-amzn-requestid" }) {
+            response.headers.append(("x-amzn-RequestId", requestId))
+        }
+        return response
+    }
+
+    private func dispatch(_ request: InvokeAPIRequest, requestId: String) async -> InvokeAPIResponse {
         let segments = request.segments
-        do {
-            if request.method == "POST", segments.isEmpty {
-                return await codeDeploy(request)
-            }
-            if segments == ["metrics"], request.method == "GET" {
-                return InvokeAPIResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
-                                         body: Array(service.metrics.prometheusText().utf8))
-            }
-            guard segments.count >= 2, segments[0] == "2015-03-31", segments[1] == "functions" else {
-                return .lambdaError(404, type: "UnknownOperationException", message: "No operation at \(request.method) \(request.path)")
-            }
-            let rest = Array(segments.dropFirst(2))
-            switch (request.method, rest.count, rest.count > 1 ? rest[1] : "") {
-            case ("GET", 0, _):
-                return try await listFunctions()
-            case ("POST", 2, "invocations"):
-                return await invoke(rest[0], request)
-            case ("GET", 1, _):
-                return try await getFunction(rest[0], qualifier: request.query["Qualifier"], wrapped: true)
-            case ("GET", 2, "configuration"):
-                return try await getFunction(rest[0], qualifier: request.query["Qualifier"], wrapped: false)
-            case ("POST", 2, "versions"):
-                return try await publishVersion(rest[0], request)
-            case ("GET", 2, "versions"):
-                return try await listVersions(rest[0])
-            case ("POST", 2, "aliases"):
-                return try await createAlias(rest[0], request)
-            case ("GET", 2, "aliases"):
-                let name = try functionName(rest[0])
-                let aliases = try await service.store.listAliases(function: name, functionVersion: request.query["FunctionVersion"])
-                return .json(200, ["Aliases": aliases.map(Self.aliasObject)])
-            case ("GET", 3, "aliases"):
-                let alias = try await service.store.getAlias(function: try functionName(rest[0]), name: rest[2])
-                return .json(200, Self.aliasObject(alias))
-            case ("PUT", 3, "aliases"):
-                return try await updateAlias(rest[0], alias: rest[2], request)
-            case ("DELETE", 3, "aliases"):
-                try await service.store.deleteAlias(function: try functionName(rest[0]), name: rest[2])
-                return InvokeAPIResponse(status: 204, headers: [("x-amzn-RequestId", UUID().uuidString.lowercased())])
-            default:
-                return .lambdaError(404, type: "UnknownOperationException", message: "No operation at \(request.method) \(request.path)")
-            }
-        } catch {
-            return .lambdaError(error)
+        if request.method == "POST", segments.isEmpty, request.headers["x-amz-target"] != nil {
+            return await codeDeploy(request, requestId: requestId)
         }
-    }
-
-    // MARK: Invoke
-
-    private func invoke(_ function: String, _ request: InvokeAPIRequest) async -> InvokeAPIResponse {
-        if let size = request.oversizedBodyBytes {
-            return .lambdaError(413, type: "RequestTooLargeException",
-                                message: "Request must be smaller than \(LocalRuntime.maximumRequestBytes) bytes for the InvokeFunction operation (got \(size) bytes)")
+        if segments == ["metrics"], request.method == "GET" {
+            return InvokeAPIResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4")],
+                                     body: Array(service.metrics.prometheusText().utf8))
         }
-        let typeHeader = request.headers["x-amz-invocation-type"] ?? "RequestResponse"
-        guard let type = InvokeRequest.InvocationType(rawValue: typeHeader) else {
-            return .lambdaError(400, type: "InvalidParameterValueException",
-                                message: "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, not '\(typeHeader)'")
-        }
-        var payload = request.body
-        if payload.isEmpty || payload.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            payload = Array("{}".utf8)
-        } else if type != .dryRun, (try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])) == nil {
-            return .lambdaError(400, type: "InvalidRequestContentException",
-                                message: "Could not parse request body into json: the payload is not valid JSON. Send a JSON document (e.g. {\"key\": \"value\"}).")
-        }
-        var clientContext = request.headers["x-amz-client-context"]
-        if let encoded = clientContext, let data = Data(base64Encoded: encoded) { clientContext = String(decoding: data, as: UTF8.self) }
-        let invokeRequest = InvokeRequest(function: function, qualifier: request.query["Qualifier"], payload: payload, invocationType: type,
-                                          tailLog: request.headers["x-amz-log-type"] == "Tail", clientContext: clientContext)
-        do {
-            let response = try await service.invoke(invokeRequest)
-            var headers: [(String, String)] = [("x-amzn-RequestId", response.requestId ?? UUID().uuidString.lowercased())]
-            if let version = response.executedVersion { headers.append(("X-Amz-Executed-Version", version)) }
-            if let error = response.functionError { headers.append(("X-Amz-Function-Error", error)) }
-            if let log = response.logResult { headers.append(("X-Amz-Log-Result", log)) }
-            if response.statusCode == 200 { headers.append(("Content-Type", "application/json")) }
-            return InvokeAPIResponse(status: response.statusCode, headers: headers, body: response.payload)
-        } catch {
-            return .lambdaError(error)
-        }
-    }
-
-    // MARK: Functions and versions
-
-    private func functionName(_ reference: String) throws -> String {
-        try LambdaArn.parseFunctionReference(reference).name
-    }
-
-    private func listFunctions() async throws -> InvokeAPIResponse {
-        var functions: [Any] = []
-        for name in await service.functionNames {
-            if let definition = await service.definition(named: name) { functions.append(latestObject(definition)) }
-        }
-        return .json(200, ["Functions": functions])
-    }
-
-    private func getFunction(_ reference: String, qualifier: String?, wrapped: Bool) async throws -> InvokeAPIResponse {
-        let (name, derived) = try LambdaArn.parseFunctionReference(reference, qualifier: qualifier)
-        guard let definition = await service.definition(named: name) else {
-            throw StateError(.resourceNotFound, "Function not found: \(service.store.options.arn.function(name, qualifier: derived))")
-        }
-        let configuration: [String: Any]
-        var codeLocation = definition.latest.codeDirectory
-        switch try await service.store.resolveTarget(function: name, qualifier: derived) {
-        case .latest:
-            configuration = latestObject(definition)
-        case .version(let version):
-            configuration = versionObject(version, definition: definition)
-            codeLocation = version.codeDirectory.path
-        case .alias(let alias):
-            if let number = Int(alias.functionVersion) {
-                let version = try await service.store.getVersion(function: name, version: number)
-                configuration = versionObject(version, definition: definition)
-                codeLocation = version.codeDirectory.path
-            } else {
-                configuration = latestObject(definition)
+        for operation in Self.lambdaOperations {
+            guard let parameters = operation.match(request.method, segments) else { continue }
+            do {
+                return try await operation.handle(self, OperationCall(request: request, parameters: parameters, requestId: requestId))
+            } catch {
+                return .lambdaError(error, requestId: requestId)
             }
         }
-        guard wrapped else { return .json(200, configuration) }
-        return .json(200, [
-            "Configuration": configuration,
-            "Code": ["RepositoryType": "Local", "Location": URL(fileURLWithPath: codeLocation).absoluteString],
-            "Tags": [String: String](),
-        ])
-    }
-
-    private func publishVersion(_ reference: String, _ request: InvokeAPIRequest) async throws -> InvokeAPIResponse {
-        let name = try functionName(reference)
-        let body = try Self.jsonBody(request)
-        guard let definition = await service.definition(named: name) else {
-            throw StateError(.resourceNotFound, "Function not found: \(service.store.options.arn.function(name))")
-        }
-        if let expected = body["CodeSha256"] as? String {
-            let actual = try service.store.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
-            guard expected == actual else {
-                throw StateError(.preconditionFailed, "CodeSHA256 (\(expected)) is different from current CodeSHA256 in $LATEST (\(actual)). Please try again with the CodeSHA256 in $LATEST.")
-            }
-        }
-        let (version, _) = try await service.publishVersion(function: name, description: body["Description"] as? String, rule: .anyChange)
-        return .json(201, versionObject(version, definition: definition))
-    }
-
-    private func listVersions(_ reference: String) async throws -> InvokeAPIResponse {
-        let name = try functionName(reference)
-        guard let definition = await service.definition(named: name) else {
-            throw StateError(.resourceNotFound, "Function not found: \(service.store.options.arn.function(name))")
-        }
-        var latest = latestObject(definition)
-        latest["FunctionArn"] = service.store.options.arn.function(name, qualifier: "$LATEST")
-        let versions = try await service.store.listVersions(function: name).map { versionObject($0, definition: definition) }
-        return .json(200, ["Versions": [latest] + versions])
-    }
-
-    // MARK: Aliases
-
-    private func createAlias(_ reference: String, _ request: InvokeAPIRequest) async throws -> InvokeAPIResponse {
-        let name = try functionName(reference)
-        let body = try Self.jsonBody(request)
-        guard let aliasName = body["Name"] as? String else {
-            throw StateError(.validation, "1 validation error detected: Value null at 'name' failed to satisfy constraint: Member must not be null")
-        }
-        guard let version = body["FunctionVersion"] as? String else {
-            throw StateError(.validation, "1 validation error detected: Value null at 'functionVersion' failed to satisfy constraint: Member must not be null")
-        }
-        let alias = try await service.store.createAlias(function: name, name: aliasName, functionVersion: version,
-                                                        description: body["Description"] as? String ?? "", routingConfig: try Self.routing(body))
-        return .json(201, Self.aliasObject(alias))
-    }
-
-    private func updateAlias(_ reference: String, alias: String, _ request: InvokeAPIRequest) async throws -> InvokeAPIResponse {
-        let name = try functionName(reference)
-        let body = try Self.jsonBody(request)
-        var routing = try Self.routing(body)
-        if routing == nil, body["RoutingConfig"] != nil { routing = RoutingConfig() }  // `{}` or null removes the routing
-        let updated = try await service.store.updateAlias(
-            function: name, name: alias, functionVersion: body["FunctionVersion"] as? String, description: body["Description"] as? String,
-            routingConfig: routing, revisionId: body["RevisionId"] as? String)
-        return .json(200, Self.aliasObject(updated))
-    }
-
-    private static func routing(_ body: [String: Any]) throws -> RoutingConfig? {
-        guard let config = body["RoutingConfig"] as? [String: Any], let weights = config["AdditionalVersionWeights"] as? [String: Any] else { return nil }
-        var result: [String: Double] = [:]
-        for (version, weight) in weights {
-            guard let number = (weight as? NSNumber)?.doubleValue else {
-                throw StateError(.validation, "1 validation error detected: the weight of version \(version) in AdditionalVersionWeights must be a number")
-            }
-            result[version] = number
-        }
-        return RoutingConfig(additionalVersionWeights: result)
-    }
-
-    static func aliasObject(_ alias: AliasConfiguration) -> [String: Any] {
-        var object: [String: Any] = [
-            "AliasArn": alias.aliasArn, "Name": alias.name, "FunctionVersion": alias.functionVersion,
-            "Description": alias.description, "RevisionId": alias.revisionId,
-        ]
-        if let routing = alias.routingConfig { object["RoutingConfig"] = ["AdditionalVersionWeights": routing.additionalVersionWeights] }
-        return object
-    }
-
-    private static func jsonBody(_ request: InvokeAPIRequest) throws -> [String: Any] {
-        if request.body.isEmpty { return [:] }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            throw StateError(.invalidParameterValue, "The request body is not a JSON object; send the parameters as JSON.")
-        }
-        return object
-    }
-
-    // MARK: FunctionConfiguration shapes
-
-    private func latestObject(_ definition: FunctionDefinition) -> [String: Any] {
-        let latest = definition.latest
-        let sha = (try? service.store.codeHash(.directory(URL(fileURLWithPath: latest.codeDirectory)))) ?? ""
-        return Self.configurationObject(
-            arn: service.store.options.arn, name: latest.functionName, version: "$LATEST", runtime: latest.runtime, handler: latest.handler ?? "",
-            memorySize: latest.memorySize, timeout: latest.timeout, environment: latest.environment, codeSha256: sha,
-            description: definition.description, lastModified: nil, layers: latest.layers.map { URL(fileURLWithPath: $0).lastPathComponent })
-    }
-
-    private func versionObject(_ version: FunctionVersion, definition: FunctionDefinition) -> [String: Any] {
-        let stored = version.configuration
-        return Self.configurationObject(
-            arn: service.store.options.arn, name: version.functionName, version: version.versionString, runtime: stored.runtime,
-            handler: stored.handler, memorySize: stored.memorySize, timeout: stored.timeout, environment: stored.environment,
-            codeSha256: version.codeSha256, description: version.description, lastModified: version.publishedAt,
-            layers: stored.layers.map(\.name))
-    }
-
-    static func configurationObject(arn: LambdaArn, name: String, version: String, runtime: String, handler: String, memorySize: Int,
-                                    timeout: Int, environment: [String: String], codeSha256: String, description: String,
-                                    lastModified: Int64?, layers: [String]) -> [String: Any] {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss.SSSZ"
-        let modified = lastModified.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? Date()
-        return [
-            "FunctionName": name,
-            "FunctionArn": version == "$LATEST" ? arn.function(name) : arn.function(name, qualifier: version),
-            "Runtime": runtime,
-            "Role": "arn:aws:iam::\(arn.accountId):role/shift-local",
-            "Handler": handler,
-            "CodeSize": 0,
-            "Description": description,
-            "Timeout": timeout,
-            "MemorySize": memorySize,
-            "LastModified": formatter.string(from: modified),
-            "CodeSha256": codeSha256,
-            "Version": version,
-            "Environment": ["Variables": environment],
-            "TracingConfig": ["Mode": "PassThrough"],
-            "Layers": layers.map { ["Arn": "arn:aws:lambda:\(arn.region):\(arn.accountId):layer:\($0):1", "CodeSize": 0] as [String: Any] },
-            "State": "Active",
-            "LastUpdateStatus": "Successful",
-            "PackageType": "Zip",
-            "Architectures": ["x86_64"],
-            "EphemeralStorage": ["Size": 512],
-        ]
+        return .lambdaError(404, type: "UnknownOperationException", message: "No operation at \(request.method) \(request.path); see the README for the operations this server implements.",
+                            requestId: requestId)
     }
 
     // MARK: CodeDeploy
 
-    private func codeDeploy(_ request: InvokeAPIRequest) async -> InvokeAPIResponse {
+    private func codeDeploy(_ request: InvokeAPIRequest, requestId: String) async -> InvokeAPIResponse {
         let target = request.headers["x-amz-target"] ?? ""
-        guard target == "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus" else {
-            return .codeDeployError(type: "UnknownOperationException", message: "Unknown operation \(target.isEmpty ? "(no X-Amz-Target)" : target); this server implements CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus only")
+        let prefix = "CodeDeploy_20141006."
+        guard target.hasPrefix(prefix), let operation = Self.codeDeployOperations[String(target.dropFirst(prefix.count))] else {
+            let known = Self.codeDeployOperations.keys.sorted().map { prefix + $0 }.joined(separator: ", ")
+            return .codeDeployError(type: "UnknownOperationException", message: "Unknown operation \(target); this server implements \(known)", requestId: requestId)
         }
-        guard let hooks else {
-            return .codeDeployError(type: "DeploymentDoesNotExistException", message: "No deployment is running on this server, so there is no lifecycle hook to report to")
+        let body: [String: Any]
+        if request.body.isEmpty {
+            body = [:]
+        } else if let object = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] {
+            body = object
+        } else {
+            return .codeDeployError(type: "SerializationException", message: "The request body is not a JSON object", requestId: requestId)
         }
-        guard let body = try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any] else {
-            return .codeDeployError(type: "SerializationException", message: "The request body is not a JSON object")
-        }
-        guard let deploymentId = body["deploymentId"] as? String else {
-            return .codeDeployError(type: "DeploymentIdRequiredException", message: "deploymentId is required")
-        }
-        guard let executionId = body["lifecycleEventHookExecutionId"] as? String else {
-            return .codeDeployError(type: "InvalidLifecycleEventHookExecutionIdException", message: "lifecycleEventHookExecutionId is required")
-        }
-        let status = body["status"] as? String ?? ""
         do {
-            let report = try await hooks.report(deploymentId: deploymentId, executionId: executionId, status: status)
-            let data = (try? JSONSerialization.data(withJSONObject: ["lifecycleEventHookExecutionId": report.executionId])) ?? Data()
-            return InvokeAPIResponse(status: 200, headers: [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", UUID().uuidString.lowercased())],
-                                     body: Array(data))
+            return try await operation(self, body, requestId)
         } catch let error as StateError {
-            let type = error.code == .invalidParameterValue ? "InvalidLifecycleEventHookExecutionStatusException" : (error.awsErrorType ?? "InternalFailure")
-            return .codeDeployError(type: type, message: error.message)
+            return .codeDeployError(error.httpStatus >= 500 ? 500 : 400, type: error.awsErrorType ?? "InternalFailure", message: error.message, requestId: requestId)
         } catch {
-            return .codeDeployError(500, type: "InternalFailure", message: "\(error)")
+            return .codeDeployError(500, type: "InternalFailure", message: "\(error)", requestId: requestId)
         }
     }
 }

@@ -10,6 +10,8 @@ public struct FunctionDefinition: Sendable {
     /// Asynchronous invocation settings (`EventInvokeConfig`).
     public var asyncConfig: AsyncInvokeConfig
     public var description: String
+    /// The `CodeSha256` of the zip UpdateFunctionCode unpacked into `latest.codeDirectory`; nil for the template's folder.
+    public var uploadedCodeSha256: String?
 
     public init(latest: FunctionConfiguration, publishesAllProperties: Bool = false,
                 asyncConfig: AsyncInvokeConfig = AsyncInvokeConfig(), description: String = "") {

@@ -53,7 +53,7 @@ public actor LambdaService {
     public let metrics: MetricsStore
     public let runtime: LocalRuntime
     public let clock: any RuntimeClock
-    private var definitions: [String: FunctionDefinition] = [:]
+    var definitions: [String: FunctionDefinition] = [:]
     private var router: AliasRouter
     /// Added to every function's environment: where the Invoke API and CodeDeploy endpoints listen.
     private var serviceEnvironment: [String: String] = [:]
@@ -122,7 +122,7 @@ public actor LambdaService {
         let layers = try definition.latest.layers.map { path in
             LayerReference(name: URL(fileURLWithPath: path).lastPathComponent, codeSha256: try store.codeHash(.directory(URL(fileURLWithPath: path))))
         }
-        let codeSha256 = try store.codeHash(.directory(URL(fileURLWithPath: definition.latest.codeDirectory)))
+        let codeSha256 = try latestCodeSha256(definition)
         let base: FunctionVersion?
         if let version { base = try await store.getVersion(function: name, version: version) } else { base = try await store.latestPublishedVersion(function: name) }
         return PublishPlan.compare(definition, codeSha256: codeSha256, layers: layers, latest: base, rule: rule)
@@ -140,17 +140,17 @@ public actor LambdaService {
         let configuration = definition.versionConfiguration(layerHashes: layers)
         let code = CodeSource.directory(URL(fileURLWithPath: definition.latest.codeDirectory))
         if rule == .autoPublishAlias, let latest = try await store.latestPublishedVersion(function: name) {
-            let plan = PublishPlan.compare(definition, codeSha256: try store.codeHash(code), layers: layers, latest: latest, rule: rule)
+            let plan = PublishPlan.compare(definition, codeSha256: try latestCodeSha256(definition), layers: layers, latest: latest, rule: rule)
             if !plan.wouldCreate { return (latest, false) }
         }
         return try await store.publishVersion(function: name, configuration: configuration, code: code,
-                                              description: description ?? definition.description)
+                                              description: description ?? definition.description, reportedSha256: definition.uploadedCodeSha256)
     }
 
     // MARK: Invoking
 
-    /// Lambda's limit on an Event (asynchronous) payload: 256 KB.
-    public static let maximumEventBytes = 262_144
+    /// Lambda's limit on an Event (asynchronous) payload: 1 MB (the Invoke API reference; it was 256 KB before 2025).
+    public static let maximumEventBytes = 1_048_576
 
     /// Runs an invocation to completion (RequestResponse), queues it (Event, 202) or only checks it
     /// (DryRun, 204), and records its metrics and logs. Queued events run only while some task runs

@@ -34,7 +34,7 @@ public actor LifecycleHooks {
     /// Accepts a hook's status; errors use CodeDeploy's exception names.
     public func report(deploymentId: String, executionId: String, status: String) throws -> HookReport {
         guard status == "Succeeded" || status == "Failed" else {
-            throw StateError(.invalidParameterValue, "status must be Succeeded or Failed, not '\(status)'")
+            throw StateError(.invalidParameterValue, "status must be Succeeded or Failed, not '\(status)'", awsErrorType: "InvalidLifecycleEventHookExecutionStatusException")
         }
         if completed.contains(executionId) {
             throw StateError(.resourceConflict, "The lifecycle event hook execution \(executionId) has already completed",
@@ -42,7 +42,7 @@ public actor LifecycleHooks {
         }
         guard let owner = pending[executionId] else {
             throw StateError(.resourceNotFound, "Lifecycle event hook execution \(executionId) was not found; it is the LifecycleEventHookExecutionId of the event the hook received",
-                             awsErrorType: "LifecycleHookExecutionIdDoesNotExistException")
+                             awsErrorType: "InvalidLifecycleEventHookExecutionIdException")
         }
         guard owner == deploymentId else {
             throw StateError(.resourceNotFound, "Deployment \(deploymentId) does not exist; pass the DeploymentId of the event the hook received",

@@ -122,7 +122,7 @@ extension StateStore {
         return try alias(from: row, arn: arn)
     }
 
-    private static func alias(from row: Row, arn: LambdaArn) throws -> AliasConfiguration {
+    static func alias(from row: Row, arn: LambdaArn) throws -> AliasConfiguration {
         let routingJSON: String? = row["routing"]
         let routing = try routingJSON.map { try JSONDecoder().decode(RoutingConfig.self, from: Data($0.utf8)) }
         let function: String = row["function"]

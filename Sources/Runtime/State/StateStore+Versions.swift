@@ -35,12 +35,15 @@ extension StateStore {
     /// Publishes a new version from the code as it is now, or returns the latest version unchanged when
     /// both its code hash and configuration equal what is given (AWS's no-op publish).
     ///
+    /// - Parameter reportedSha256: the `CodeSha256` to record instead of the snapshot's (an uploaded zip's hash).
     /// - Returns: the version and whether it was newly created.
     @discardableResult
     public func publishVersion(
-        function: String, configuration: VersionConfiguration, code: CodeSource, description: String = ""
+        function: String, configuration: VersionConfiguration, code: CodeSource, description: String = "", reportedSha256: String? = nil
     ) async throws -> (version: FunctionVersion, created: Bool) {
-        let snapshot = try codeStore.snapshot(code)
+        var stored = try codeStore.snapshot(code)
+        if let reportedSha256 { stored.sha256 = reportedSha256 }
+        let snapshot = stored
         let configurationJSON = try Self.encode(configuration)
         let now = nowMilliseconds()
         let codeRoot = codeStore.root

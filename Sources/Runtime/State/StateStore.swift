@@ -214,6 +214,7 @@ enum StateSchema {
                 CREATE INDEX logs_by_request ON logs(request_id);
                 """)
         }
+        registerLifecycleMigration(&migrator)
         return migrator
     }
 }
