@@ -179,7 +179,7 @@ struct FrontDoorEvent {
         json.field("path", request.path)
         // A load balancer passes query keys and values as sent (still percent-encoded).
         let query = request.groupedQuery(decode: false)
-        let headers = request.groupedHeaders(lowercased: true)
+        let headers = request.groupedHeaders(lowercased: true, hopByHop: true)
         if multiValue {
             json.key("multiValueQueryStringParameters")
             json.multiObject(query.map { ($0.key, $0.values) })

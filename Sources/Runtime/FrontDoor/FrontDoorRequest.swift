@@ -42,11 +42,13 @@ public struct FrontDoorRequest: Sendable {
     }
 
     /// Headers grouped case-insensitively under the first spelling seen, values in order.
-    func groupedHeaders(lowercased: Bool) -> [(name: String, values: [String])] {
+    /// - Parameter hopByHop: keeps `Connection` (a load balancer passes it on; API Gateway does not).
+    func groupedHeaders(lowercased: Bool, hopByHop: Bool = false) -> [(name: String, values: [String])] {
         var result: [(name: String, values: [String])] = []
         var index: [String: Int] = [:]
         for (name, value) in headers {
             let key = name.lowercased()
+            if !hopByHop, key == "connection" { continue }
             if let at = index[key] {
                 result[at].values.append(value)
             } else {
