@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "RolloutTests", dependencies: ["Rollout"], exclude: ["Fixtures"]),
         .testTarget(name: "DeploymentEngineTests", dependencies: ["DeploymentEngine", "Reports", "Rollout", "TemplateModel", "Runtime"]),
         .testTarget(name: "TemplateModelTests", dependencies: ["TemplateModel"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], exclude: ["Fixtures"]),
         // Runs the built binaries (depending on the executables makes `swift test` build them first) and unit-tests
         // a few of ShiftCLI's pure functions.
         .testTarget(name: "ShiftCLITests", dependencies: ["shift", "shiftctl", "ShiftCLI"]),

@@ -31,6 +31,9 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @Option(help: "Events to replay through the alias while traffic shifts: a .jsonl file (one event a line) or a folder of .json files.")
     var traffic: String?
 
+    @Option(help: "Serve the template's HTTP events (Api, HttpApi, function URLs, load balancers) on this port while traffic shifts, through the aliases (0 picks a free one).")
+    var httpPort: Int?
+
     @Option(help: "Invocations per second (wall time) of the replayed traffic.")
     var rate: Double = 20
 
@@ -79,6 +82,8 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         guard StateClock.timeScaleRange.contains(timeScale) else {
             throw ValidationError("--time-scale must be from 0.001 to 100000, e.g. 60 (a minute lasts a second)")
         }
+        if let httpPort, !(0...65_535).contains(httpPort) { throw ValidationError("--http-port must be 0…65535") }
+        if httpPort != nil, dryRun { throw ValidationError("--http-port serves traffic while a deployment shifts it; a --dry-run shifts nothing, so drop one of them") }
         guard rate > 0, rate <= 10_000 else { throw ValidationError("--rate must be between 0 and 10000 invocations per second") }
         if let expectedRate, !(expectedRate > 0 && expectedRate <= 100_000) {
             throw ValidationError("--expected-rate must be above 0 and at most 100000 calls per second, e.g. 20")
@@ -140,6 +145,19 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         if exitCode != 0 { throw ExitCode(exitCode) }
     }
 
+    /// The front door on `port`, its URL on stderr (stdout carries the deployment's own output).
+    private func openFrontDoor(port: Int, template: Template, target: LocalTarget) async throws -> FrontDoorServer? {
+        let routes = FrontDoorMapping.routes(of: template, served: Set(await target.stack.service.functionNames))
+        guard !routes.isEmpty else {
+            Terminal.standard.write("warning: --http-port: no function of \(template.path) has an HTTP event (Api, HttpApi, FunctionUrlConfig, load balancer target group); nothing is served\n", to: .error)
+            return nil
+        }
+        let server = try await FrontDoorServer.bind(host: "127.0.0.1", port: port,
+                                                    router: .logging(routes: routes, service: target.stack.service, template: template))
+        Terminal.standard.write("front door on \(server.url)\n", to: .error)
+        return server
+    }
+
     private func deploy(_ renderer: DeploymentRenderer) async throws -> (DeploymentOutcome, report: String?) {
         let request = DeploymentRequest(
             templatePath: template, strategy: strategy, functions: functions, hookTimeout: try parsedHookTimeout(),
@@ -179,6 +197,8 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         let outcome: DeploymentOutcome
         do {
             try await target.load(loaded, requiring: loaded.functions.filter { $0.autoPublishAlias != nil }.map(\.logicalId))
+            var frontDoor: FrontDoorServer?
+            if let httpPort { frontDoor = try await openFrontDoor(port: httpPort, template: loaded, target: target) }
             let (inputs, continuation) = AsyncStream<ExecutorInput>.makeStream()
             let deployer = Deployer(target: target, clock: target.deploymentClock,
                                     executorOptions: .init(reportsProgress: renderer.live), emit: renderer.sink)
@@ -190,6 +210,12 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                 group.addTask {
                     if let reason = await target.nextStopRequest() { continuation.yield(.abort(reason: reason)) }
                     return nil
+                }
+                if let frontDoor {
+                    group.addTask {
+                        try? await frontDoor.run()
+                        return nil
+                    }
                 }
                 if renderer.live {
                     group.addTask {
@@ -207,6 +233,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
                         group.cancelAll()
                     }
                 }
+                await frontDoor?.closeListener()
                 return outcome
             }
             if let report { try await writeReport(to: report, target: target, record: renderer.record) }

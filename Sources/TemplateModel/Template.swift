@@ -110,6 +110,44 @@ public struct Function: Sendable {
     public var versionDescription: String?
     /// Every property after Globals and intrinsics, for what the typed fields do not cover.
     public var properties: [String: TemplateValue]
+    /// The HTTP requests that invoke it: `Api` and `HttpApi` events, its `FunctionUrlConfig`, load balancer target groups.
+    public var httpEvents: [HttpEvent] = []
+}
+
+/// One way HTTP requests reach a function, as the template declares it.
+public struct HttpEvent: Sendable, Hashable {
+    /// Who turns the request into an event.
+    public enum Source: Sendable, Hashable {
+        /// `Type: Api`: an API Gateway REST API (payload format 1.0).
+        case restApi
+        /// `Type: HttpApi`: an API Gateway HTTP API, with its `PayloadFormatVersion` (`2.0` unless set).
+        case httpApi(payloadFormatVersion: String)
+        /// `FunctionUrlConfig` (payload format 2.0), with its `AuthType`.
+        case functionUrl(authType: String)
+        /// An `AWS::ElasticLoadBalancingV2::TargetGroup` of `TargetType: lambda` targeting the function.
+        case loadBalancer(multiValueHeaders: Bool)
+    }
+
+    /// The event's key under `Events`, `FunctionUrlConfig`, or the target group's logical id.
+    public var name: String
+    public var source: Source
+    /// The API's logical id (`ServerlessRestApi`, `ServerlessHttpApi` or the `RestApiId`/`ApiId` target); the target group's for a load balancer.
+    public var api: String
+    /// The upper-cased method; nil for `ANY` (and for function URLs and load balancers, which take every method).
+    public var method: String?
+    /// `/users/{id}`; nil for every path (an HTTP API's `$default` route, function URLs, load balancers).
+    public var path: String?
+    /// The stage: `Prod` for the implicit REST API, `$default` for the implicit HTTP API, else the API's `StageName`.
+    public var stage: String
+    /// REST APIs: the API's `BinaryMediaTypes` (`~1` already read as `/`).
+    public var binaryMediaTypes: [String]
+    /// The stage's variables (`Variables` of a REST API, `StageVariables` of an HTTP API).
+    public var stageVariables: [String: String]
+    /// Load balancers: the `path-pattern` values of the listener rules forwarding to the group (empty: every path).
+    public var pathPatterns: [String]
+    /// Load balancers: the lowest listener rule `Priority` forwarding to the group (0 for a default action).
+    public var priority: Int
+    public var location: SourceLocation
 }
 
 /// `DeploymentPreference` of a function.

@@ -189,31 +189,8 @@ extension TemplateBuilder {
             function.provisionedConcurrentExecutions = value["ProvisionedConcurrentExecutions"]?.intValue
         }
         if let eic = props?["EventInvokeConfig"] { function.eventInvokeConfig = eventInvokeConfig(eic, of: id) }
-        if let events = props?["Events"]?.entries { checkApiRoutes(events, of: id) }
+        function.httpEvents = httpEvents(props, of: id)
         return function
-    }
-
-    /// Two `Api` events with the same method and path on one REST API: the SAM transform rejects the template.
-    /// Only paths and methods written as plain text are compared; those behind intrinsics are left to the transform.
-    mutating func checkApiRoutes(_ events: [Node.Entry], of id: String) {
-        for event in events where event.value["Type"]?.scalar == "Api" {
-            let properties = event.value["Properties"]
-            guard let path = properties?["Path"]?.scalar, let methodNode = properties?["Method"], let method = methodNode.scalar else { continue }
-            let api: String
-            if let apiNode = properties?["RestApiId"] {
-                guard let target = referencedLogicalId(apiNode) ?? apiNode.scalar else { continue }
-                api = target
-            } else {
-                api = "ServerlessRestApi"
-            }
-            let key = "\(api) \(method.lowercased()) \(path)"
-            let name = "\(id).\(event.key)"
-            if let first = apiRoutes[key] {
-                error("API method \"\(method)\" defined multiple times for path \"\(path)\" of \(api): event \(name) repeats \(first.event) (line \(first.position.line)), and the SAM transform rejects that; change the Path or Method of one", at: methodNode.location)
-            } else {
-                apiRoutes[key] = (name, methodNode.location)
-            }
-        }
     }
 
     mutating func lambdaFunction(_ id: String, _ resource: Resolver.Resource) -> Function? {

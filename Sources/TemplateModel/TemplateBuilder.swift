@@ -15,6 +15,8 @@ struct TemplateBuilder {
     var cleanlyResolved: [String: (position: Position, value: TemplateValue?)] = [:]
     /// The `Api` events read so far, by API, path and method: the SAM transform refuses a second one.
     var apiRoutes: [String: (event: String, position: Position)] = [:]
+    /// `Globals.Api` and `Globals.HttpApi`, for the implicit APIs' stage settings.
+    var apiGlobals: [String: Node] = [:]
 
     init(root: Node, path: String, options: LoadOptions, sink: DiagnosticSink) {
         self.root = root
@@ -52,6 +54,7 @@ struct TemplateBuilder {
         }
         let resourceNodes = readResources(parameters: parameterValues)
         let globals = readGlobals()
+        apiGlobals = globals.filter { $0.key == "Api" || $0.key == "HttpApi" }
         var resources: [String: Resolver.Resource] = [:]
         for (id, node) in resourceNodes {
             let type = node["Type"]?.scalar ?? ""
@@ -113,11 +116,14 @@ struct TemplateBuilder {
             default:
                 if let properties = resource.properties { _ = resolver.resolveLeniently(properties) }
                 template.otherResources.append(OtherResource(logicalId: id, type: resource.type, location: resource.location))
-                if !["AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig"].contains(resource.type) {
+                // APIs and target groups are served by the front door (`shift serve --http-port`).
+                if !["AWS::Lambda::Version", "AWS::Lambda::Alias", "AWS::Lambda::Permission", "AWS::Lambda::EventInvokeConfig",
+                     "AWS::Serverless::Api", "AWS::Serverless::HttpApi", "AWS::ElasticLoadBalancingV2::TargetGroup"].contains(resource.type) {
                     warning("\(id) (\(resource.type)) is not run locally; references to it resolve to its name", at: node.location)
                 }
             }
         }
+        attachLoadBalancerTargets(&template)
         checkReferences(&template)
         if let outputs = root["Outputs"]?.entries {
             let parameters = resolver.parameters

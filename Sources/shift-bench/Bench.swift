@@ -7,7 +7,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shift-bench",
         abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API, the judgement.",
-        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self])
+        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self, BenchFrontDoor.self])
 }
 
 /// Timing helpers shared by the benchmarks.

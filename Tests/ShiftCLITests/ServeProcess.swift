@@ -12,12 +12,12 @@ final class ServeProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stdoutText = ""
 
-    /// Starts `shift serve --port 0 ARGS` in `directory` and waits (up to 60 s) for `listening on`.
+    /// Starts `shift serve --port 0 --http-port 0 ARGS` in `directory` and waits (up to 60 s) for `listening on`.
     init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
         stderrFile = directory.appendingPathComponent("serve-\(UUID().uuidString.prefix(6)).stderr")
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         process.executableURL = CLI.binary
-        process.arguments = ["serve", "--port", "0"] + arguments
+        process.arguments = ["serve", "--port", "0", "--http-port", "0"] + arguments
         process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }

@@ -1,0 +1,164 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The HTTP front door: a template's API routes, function URLs and load balancer targets on one port,
+/// HTTP/1.1 with keep-alive.
+///
+/// `bind` listens (port 0 picks a free port); `run()` serves until its task is cancelled, each connection
+/// in its own child task: malformed HTTP gets a 400 from NIO's error handler and ends only its connection.
+public final class FrontDoorServer: Sendable {
+    typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    /// The port `shift serve --http-port` uses unless told otherwise (`sam local start-api`'s default).
+    public static let defaultPort = 3000
+
+    public let host: String
+    /// The port actually bound.
+    public let port: Int
+    public let router: FrontDoorRouter
+    private let listener: NIOAsyncChannel<Connection, Never>
+
+    /// `http://HOST:PORT`.
+    public var url: String { "http://\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+
+    private init(host: String, port: Int, router: FrontDoorRouter, listener: NIOAsyncChannel<Connection, Never>) {
+        self.host = host
+        self.port = port
+        self.router = router
+        self.listener = listener
+    }
+
+    /// Binds `host:port` (0: any free port).
+    public static func bind(host: String = "127.0.0.1", port: Int = 0, router: FrontDoorRouter,
+                            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> FrontDoorServer {
+        let listener: NIOAsyncChannel<Connection, Never>
+        do {
+            listener = try await ServerBootstrap(group: eventLoopGroup)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: host, port: port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        return try Connection(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            throw RuntimeError(.environmentStartFailed, "Cannot listen for HTTP on \(host):\(port) (\(error)). Pick another --http-port (0 picks a free one) or stop what uses it.",
+                               cause: UnderlyingError(error))
+        }
+        guard let bound = listener.channel.localAddress?.port else {
+            try? await listener.channel.close()
+            throw RuntimeError(.environmentStartFailed, "The HTTP front door's listener on \(host) has no local port.")
+        }
+        return FrontDoorServer(host: host, port: bound, router: router, listener: listener)
+    }
+
+    /// Serves until the calling task is cancelled; then stops accepting, finishes the requests in progress
+    /// and closes every connection.
+    public func run() async throws {
+        let channel = listener.channel
+        do {
+            try await withTaskCancellationHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await listener.executeThenClose { connections in
+                        for try await connection in connections {
+                            group.addTask { await self.serve(connection) }
+                        }
+                    }
+                }
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch where Task.isCancelled {
+            // Stopping is the normal way out.
+        }
+    }
+
+    /// Stops accepting connections (`run()` returns once the open ones end).
+    public func closeListener() async {
+        try? await listener.channel.close()
+    }
+
+    /// One connection: requests in order (keep-alive) until the client closes, asks to close, or the server
+    /// stops. A body over the limit is counted and dropped as it arrives, never held.
+    private func serve(_ connection: Connection) async {
+        let limit = FrontDoorRouter.maximumBodyBytes
+        let channel = connection.channel
+        let sourceIp = channel.remoteAddress?.ipAddress ?? "127.0.0.1"
+        do {
+            try await withTaskCancellationHandler {
+                try await connection.executeThenClose { inbound, outbound in
+                    var head: HTTPRequestHead?
+                    var body = channel.allocator.buffer(capacity: 0)
+                    var received = 0
+                    for try await part in inbound {
+                        switch part {
+                        case .head(let next):
+                            head = next
+                            body.clear()
+                            received = 0
+                            if next.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                                try await outbound.write(.head(HTTPResponseHead(version: next.version, status: .continue)))
+                            }
+                        case .body(var chunk):
+                            received += chunk.readableBytes
+                            if received <= limit { body.writeBuffer(&chunk) } else { body.clear() }
+                        case .end:
+                            guard let request = head else { continue }
+                            head = nil
+                            let bytes = received <= limit ? body.readBytes(length: body.readableBytes) ?? [] : []
+                            let frontDoorRequest = FrontDoorRequest(
+                                method: request.method.rawValue, uri: request.uri,
+                                protocolName: "HTTP/\(request.version.major).\(request.version.minor)",
+                                headers: request.headers.map { ($0.name, $0.value) }, body: bytes, sourceIp: sourceIp)
+                            let response = await router.respond(to: frontDoorRequest, oversizedBodyBytes: received > limit ? received : nil)
+                            let keepAlive = request.isKeepAlive && !Task.isCancelled
+                            try await write(response, head: request, keepAlive: keepAlive, to: outbound, allocator: channel.allocator)
+                            if !keepAlive { return }
+                        }
+                    }
+                }
+            } onCancel: {
+                // An idle keep-alive connection would otherwise wait for the client forever.
+                channel.close(mode: .input, promise: nil)
+            }
+        } catch {
+            // A malformed request or a vanished client ends only this connection.
+        }
+    }
+
+    private func write(_ response: FrontDoorResponse, head request: HTTPRequestHead, keepAlive: Bool,
+                       to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator) async throws {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(response.headers.count + 3)
+        for (name, value) in response.headers {
+            // The function does not decide the framing; the server does.
+            let lower = name.lowercased()
+            if lower == "content-length" || lower == "transfer-encoding" || lower == "connection" { continue }
+            headers.add(name: name, value: value)
+        }
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        headers.add(name: "Date", value: FrontDoorServer.httpDate())
+        if !keepAlive { headers.add(name: "Connection", value: "close") }
+        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        if response.body.isEmpty || request.method == .HEAD {
+            try await outbound.write(contentsOf: [.head(head), .end(nil)])
+        } else {
+            var buffer = allocator.buffer(capacity: response.body.count)
+            buffer.writeBytes(response.body)
+            try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(buffer)), .end(nil)])
+        }
+    }
+
+    static func httpDate() -> String {
+        var now = time(nil)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        var buffer = [Int8](repeating: 0, count: 64)
+        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
