@@ -35,6 +35,7 @@ struct Shift: AsyncParsableCommand {
         LoggingSystem.bootstrap { _ in CLILogHandler(level: level) }
         // A closed pipe (`shiftctl deploy --output json | head`) must end the output, not kill the process mid-rollout.
         signal(SIGPIPE, SIG_IGN)
+        Signals.unblock()
         if let message = unknownCommandMessage(Array(CommandLine.arguments.dropFirst())) {
             report(CLIError(message), command: nil)
         }

@@ -2,6 +2,17 @@ import Foundation
 
 /// SIGINT/SIGTERM as an async sequence, so a command can clean up (processes, alias) before it exits.
 enum Signals {
+    /// A process may start with SIGINT and SIGTERM blocked: a parent that spawns it from a thread that blocks
+    /// them (a dispatch worker, as a test runner's or a CI agent's `Process` does) passes its mask on. They
+    /// would then stay pending for ever and `serve` or `deploy` could never be stopped; so the main thread,
+    /// whose mask every thread started later inherits, takes them again before anything else runs.
+    static func unblock() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in [SIGINT, SIGTERM, SIGWINCH] { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+    }
+
     static func stream(_ signals: [Int32] = [SIGINT, SIGTERM]) -> AsyncStream<Int32> {
         AsyncStream { continuation in
             let sources = signals.map { number -> DispatchSourceSignal in
