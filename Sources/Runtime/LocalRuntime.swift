@@ -236,6 +236,14 @@ public actor LocalRuntime {
         }
     }
 
+    /// Ends the environments of one function at once, busy ones included: their invocations end with
+    /// `Runtime.ExitError`. For invocations nobody waits for any more (hooks of a finished deployment).
+    public func terminateEnvironments(of functionName: String) {
+        for (key, list) in environments where key.functionName == functionName {
+            for environment in list { environment.broker.terminate() }
+        }
+    }
+
     // MARK: - Environments
 
     private func acquireEnvironment(for config: FunctionConfiguration) async throws -> (ExecutionEnvironment, [String]) {

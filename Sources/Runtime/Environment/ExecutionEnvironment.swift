@@ -74,10 +74,10 @@ final class ExecutionEnvironment: Sendable {
             await server.close()
             throw RuntimeError(.environmentStartFailed, "Could not create the output pipe for \(who).", cause: SystemCallError(call: "pipe", errno: errno))
         }
-        let pid: pid_t
+        let process: SpawnedProcess
         let spawnedAt = NIODeadline.now()
         do {
-            pid = try ProcessSpawner.spawn(
+            process = try ProcessSpawner.spawn(
                 executable: plan.executable, arguments: plan.arguments, environment: environment,
                 workingDirectory: plan.workingDirectory, outputFD: fds[1])
         } catch {
@@ -88,6 +88,7 @@ final class ExecutionEnvironment: Sendable {
             throw RuntimeError(.invalidConfiguration, "Could not start \(plan.executable) for \(who).\(hint)", cause: error)
         }
         close(fds[1])
+        let pid = process.pid
         let drainFD = dup(fds[0])
         _ = fcntl(drainFD, F_SETFD, FD_CLOEXEC)
         broker.attach(pid: pid, outputFD: drainFD, spawnedAt: spawnedAt)
@@ -109,7 +110,7 @@ final class ExecutionEnvironment: Sendable {
             broker.sampleMemory()
         }
         let envDirectory = "\(workDirectory)/env-\(id)"
-        ProcessSpawner.watch(pid: pid) { status in
+        ProcessSpawner.watch(process) { status in
             sampler.cancel()
             try? FileManager.default.removeItem(atPath: envDirectory)
             server.channel.close(promise: nil)
