@@ -91,7 +91,7 @@ final class ExecutionEnvironment: Sendable {
         let pid = process.pid
         let drainFD = dup(fds[0])
         _ = fcntl(drainFD, F_SETFD, FD_CLOEXEC)
-        broker.attach(pid: pid, outputFD: drainFD, spawnedAt: spawnedAt)
+        broker.attach(pid: pid, keeper: process.keeper, outputFD: drainFD, spawnedAt: spawnedAt)
 
         let pipe = try? await NIOPipeBootstrap(group: loop)
             .channelInitializer { channel in
