@@ -30,6 +30,8 @@ public actor LocalRuntime {
         public var maximumConcurrency = 32
         /// Longest time a runtime may take from start to its first `next`.
         public var initTimeout: Duration = .seconds(10)
+        /// A Runtime API connection with no request in progress this long is closed (a parked `next` is in progress).
+        public var idleConnectionTimeout: Duration = IdleConnectionPolicy.defaultIdleTimeout
         /// Between SIGTERM and SIGKILL at shutdown.
         public var shutdownGracePeriod: Duration = .milliseconds(500)
         /// Where the bundled bootstraps are written once (default: the system temp folder).

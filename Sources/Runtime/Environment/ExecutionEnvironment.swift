@@ -49,7 +49,7 @@ final class ExecutionEnvironment: Sendable {
             loop: loop, logSink: options.logHandler)
         let server: RuntimeAPIServer
         do {
-            server = try await RuntimeAPIServer.start(broker: broker)
+            server = try await RuntimeAPIServer.start(broker: broker, idleConnectionTimeout: options.idleConnectionTimeout)
         } catch let error as RuntimeError {
             throw error
         } catch {
