@@ -32,7 +32,7 @@ struct ExitStatus: Sendable, Equatable, CustomStringConvertible {
 struct SpawnedProcess: Sendable {
     /// The started program; the id of its process group too.
     var pid: pid_t
-    /// Its parent, a child of shift that kills everything under it when the program exits or shift dies.
+    /// Its parent, which kills everything under it when the program exits or shift dies.
     var keeper: pid_t
     /// Where the keeper writes the program's wait status once nothing of it is left.
     var statusFD: Int32
@@ -67,8 +67,8 @@ enum ProcessSpawner {
         return SpawnedProcess(pid: kept.pid, keeper: kept.keeper, statusFD: kept.status_fd)
     }
 
-    /// Blocks the calling thread until `process` and everything it started have exited, then
-    /// reaps the keeper and returns the program's status.
+    /// Blocks the calling thread until `process` and everything it started have exited (the keepers'
+    /// zygote reaps the keeper), then returns the program's status.
     static func waitForExit(_ process: SpawnedProcess) -> ExitStatus {
         var status: Int32 = 0
         var got = 0
@@ -77,8 +77,6 @@ enum ProcessSpawner {
             if n > 0 { got += n } else if n < 0 && errno == EINTR { continue } else { break }
         }
         close(process.statusFD)
-        var keeperStatus: Int32 = 0
-        while waitpid(process.keeper, &keeperStatus, 0) < 0 && errno == EINTR {}
         // No status: the keeper itself was killed, and the program with it (PR_SET_PDEATHSIG).
         return got == 4 ? ExitStatus(raw: status) : ExitStatus(raw: SIGKILL)
     }
