@@ -89,6 +89,14 @@ private final class RawConnection {
         }
     }
 
+    @Test func aRequestThatNeverFinishesArrivingIsNotACallInProgress() async throws {
+        try await withInvokeAPI(connections: IdleConnectionPolicy(idleTimeout: .milliseconds(200))) { harness in
+            let connection = try RawConnection(port: harness.port)
+            connection.send("POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{")
+            #expect(connection.isClosed(within: 10))
+        }
+    }
+
     @Test func beyondTheCapTheLongestIdleConnectionsMakeRoom() async throws {
         let policy = IdleConnectionPolicy(maximumConnections: 4)
         try await withInvokeAPI(connections: policy) { harness in

@@ -13,8 +13,9 @@ import Synchronization
 /// every connection is busy), so that idle clients can never use up the process's descriptors.
 ///
 /// One policy per server; install it on each accepted connection after the HTTP decoder:
-/// `try policy.install(on: channel)`. A request is in progress from its first byte until its
-/// response is written, however long that takes (a parked Runtime API `next` is never idle).
+/// `try policy.install(on: channel)`. A call is in progress from the end of its request until its
+/// response is written, however long that takes (a parked Runtime API `next` is never idle); the
+/// idle clock restarts with every part of a request that arrives.
 public final class IdleConnectionPolicy: Sendable {
     /// AWS's load balancers close idle connections after 60 s.
     public static let defaultIdleTimeout: Duration = .seconds(60)
@@ -97,8 +98,8 @@ public final class IdleConnectionPolicy: Sendable {
     }
 }
 
-/// Tracks one connection for its `IdleConnectionPolicy`: busy from the first part of a request until
-/// a write ends its response, idle otherwise; closes it after the policy's idle timeout.
+/// Tracks one connection for its `IdleConnectionPolicy`: busy from the end of a request until a write
+/// ends its response, idle otherwise; closes it after the policy's idle timeout.
 private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -135,11 +136,16 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !busy {
+        if case .end = unwrapInboundIn(data) {
             busy = true
             timer?.cancel()
             timer = nil
             policy.update(context.channel, idleSince: nil)
+        } else if !busy {
+            // A request still arriving is activity, not yet a call in progress: a client that sends
+            // a few bytes now and then and never finishes stays the first to be closed.
+            policy.update(context.channel, idleSince: .now())
+            armTimer(context: context)
         }
         context.fireChannelRead(data)
     }
