@@ -36,6 +36,17 @@
 #include <sys/prctl.h>
 #endif
 
+// Linux spellings; elsewhere (macOS) descriptors are made close-on-exec by fcntl or not at all.
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+#ifndef MSG_CMSG_CLOEXEC
+#define MSG_CMSG_CLOEXEC 0
+#endif
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 static int lifeline[2] = {-1, -1};
 static int lifeline_error = 0;
 static pthread_once_t lifeline_once = PTHREAD_ONCE_INIT;
