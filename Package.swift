@@ -19,9 +19,14 @@ let package = Package(
     targets: [
         .target(name: "Rollout"),
         .target(name: "TemplateModel", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Starts each function process under a keeper process that kills everything the function started
+        // when shift dies, SIGKILL included. In C because the keeper is a fork that never execs: it may
+        // only make async-signal-safe calls, which Swift code cannot promise; posix_spawn cannot do it.
+        .target(name: "CProcessKeeper"),
         .target(
             name: "Runtime",
             dependencies: [
+                "CProcessKeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

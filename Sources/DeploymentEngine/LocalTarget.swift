@@ -114,7 +114,9 @@ public final class LocalTarget: TemplateAwareTarget {
                     outcomes.yield(HookOutcome(deploymentId: report.deploymentId, executionId: report.executionId, succeeded: report.succeeded))
                 }
             }
+            var hookFunctions: Set<String> = []
             for await request in hookRequests {
+                hookFunctions.insert(request.function)
                 // CodeDeploy invokes hooks asynchronously; a hook function that fails without reporting fails
                 // the hook at once instead of leaving the deployment waiting for its deadline.
                 group.addTask {
@@ -134,6 +136,9 @@ public final class LocalTarget: TemplateAwareTarget {
                 }
             }
             group.cancelAll()
+            // The deployment is over (or its process is going away): a hook still running would hold it
+            // until the hook's own timeout.
+            for function in hookFunctions { await stack.runtime.terminateEnvironments(of: function) }
         }
     }
 

@@ -30,6 +30,8 @@ public actor LocalRuntime {
         public var maximumConcurrency = 32
         /// Longest time a runtime may take from start to its first `next`.
         public var initTimeout: Duration = .seconds(10)
+        /// A Runtime API connection with no request in progress this long is closed (a parked `next` is in progress).
+        public var idleConnectionTimeout: Duration = IdleConnectionPolicy.defaultIdleTimeout
         /// Between SIGTERM and SIGKILL at shutdown.
         public var shutdownGracePeriod: Duration = .milliseconds(500)
         /// Where the bundled bootstraps are written once (default: the system temp folder).
@@ -233,6 +235,14 @@ public actor LocalRuntime {
         }
         await withTaskGroup(of: Void.self) { group in
             for environment in ending { group.addTask { await environment.shutdown() } }
+        }
+    }
+
+    /// Ends the environments of one function at once, busy ones included: their invocations end with
+    /// `Runtime.ExitError`. For invocations nobody waits for any more (hooks of a finished deployment).
+    public func terminateEnvironments(of functionName: String) {
+        for (key, list) in environments where key.functionName == functionName {
+            for environment in list { environment.broker.terminate() }
         }
     }
 

@@ -59,6 +59,7 @@ def record(event, context):
 func withInvokeAPI(
     timeScale: Double = 1,
     configure: (inout LocalRuntime.Options) -> Void = { _ in },
+    connections: IdleConnectionPolicy = IdleConnectionPolicy(),
     definitions extra: (_ code: String, _ fixtures: FixtureFolder) -> [FunctionDefinition] = { _, _ in [] },
     _ body: (InvokeAPIHarness) async throws -> Void
 ) async throws {
@@ -83,7 +84,7 @@ func withInvokeAPI(
     try await service.register([define("echo", "app.echo"), define("fail", "app.fail"), define("record", "app.record"),
                                 define("throttled", "app.echo", reserved: 0)] + extra(code, fixtures))
     let hooks = LifecycleHooks()
-    let server = try await InvokeAPIServer.bind(host: "127.0.0.1", port: 0, service: service, hooks: hooks)
+    let server = try await InvokeAPIServer.bind(host: "127.0.0.1", port: 0, service: service, hooks: hooks, connections: connections)
     await service.setEndpoint(server.url, region: "us-east-1")
     let harness = InvokeAPIHarness(fixtures: fixtures, store: store, metrics: metrics, runtime: runtime, service: service, hooks: hooks,
                                    server: server, logs: logs)

@@ -67,15 +67,21 @@ final class ServeProcess: @unchecked Sendable {
         return nil
     }
 
-    /// The function processes (children) running now.
+    /// The processes under the server running now: function processes and their keepers.
     var childPids: [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { pid in
+        var parents: [Int32: Int32] = [:]
+        for pid in entries.compactMap(Int32.init) {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return false }
+                  let close = stat.lastIndex(of: ")") else { continue }
             let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-            return fields.count > 1 && Int32(fields[1]) == process.processIdentifier && fields[0] != "Z"
+            if fields.count > 1, fields[0] != "Z", let parent = Int32(fields[1]) { parents[pid] = parent }
         }
+        func isUnder(_ pid: Int32, depth: Int = 0) -> Bool {
+            guard depth < 32, let parent = parents[pid] else { return false }
+            return parent == process.processIdentifier || isUnder(parent, depth: depth + 1)
+        }
+        return parents.keys.filter { isUnder($0) }
     }
 
     /// SIGTERM, then waits for the exit; returns the exit status.

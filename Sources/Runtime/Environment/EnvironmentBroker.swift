@@ -57,6 +57,10 @@ final class EnvironmentBroker: Sendable {
         var lastMemoryRead: NIODeadline = .uptimeNanoseconds(0)
         var idleTimerArmed = false
         var outputFD: Int32 = -1
+        /// The keeper of the process: every process of the environment is under it.
+        var keeper: pid_t = 0
+        /// The connection the event in progress went out on: answers on it are the environment's own.
+        var deliveredOn: (any Channel)?
     }
 
     let identity: Identity
@@ -74,9 +78,10 @@ final class EnvironmentBroker: Sendable {
 
     /// Records the spawned process and a duplicate of its output pipe's read end (only to ask how
     /// many bytes are unread: NIO reads the pipe).
-    func attach(pid: pid_t, outputFD: Int32, spawnedAt: NIODeadline) {
+    func attach(pid: pid_t, keeper: pid_t, outputFD: Int32, spawnedAt: NIODeadline) {
         state.withLock {
             $0.pid = pid
+            $0.keeper = keeper
             $0.outputFD = outputFD
             $0.machine.spawned(at: spawnedAt)
         }
@@ -200,6 +205,7 @@ final class EnvironmentBroker: Sendable {
         let stale = state.withLock { state -> Bool in
             guard state.machine.isServing(requestId) else { return true }
             state.timeoutTask = task
+            state.deliveredOn = channel
             return false
         }
         if stale { task.cancel() }
@@ -242,11 +248,11 @@ final class EnvironmentBroker: Sendable {
         }
     }
 
-    /// `POST /runtime/invocation/{id}/response` and `…/error`.
-    func answer(requestId: String, ending: InvocationEnding) -> Reply {
+    /// `POST /runtime/invocation/{id}/response` and `…/error`, arriving on `channel`.
+    func answer(requestId: String, ending: InvocationEnding, on channel: any Channel) -> Reply {
         switch state.withLock({ $0.machine.check(answerFor: requestId) }) {
         case .accept:
-            break
+            if let refusal = refuseForeign(channel, what: "invocation \(requestId)") { return refusal }
         case .invalidStateTransition:
             return Self.invalidStateTransition("invocation \(requestId) is not in progress")
         case .invalidRequestID:
@@ -264,11 +270,24 @@ final class EnvironmentBroker: Sendable {
     }
 
     /// `POST /runtime/init/error`.
-    func initError(body: [UInt8], errorType: String?) -> Reply {
+    func initError(body: [UInt8], errorType: String?, on channel: any Channel) -> Reply {
         let initializing = state.withLock { $0.machine.acceptsInitError }
         guard initializing else { return Self.invalidStateTransition("init/error is only allowed before the first next") }
+        if let refusal = refuseForeign(channel, what: "the init") { return refusal }
         finish(.initError(body: body, errorType: errorType))
         return .accepted
+    }
+
+    /// Any local process can reach this port: an answer counts only if it comes on the connection the
+    /// event went out on, or from a process under the environment's keeper (a client that opens a
+    /// connection per request). Where /proc cannot tell (not Linux), the answer is taken.
+    private func refuseForeign(_ channel: any Channel, what: String) -> Reply? {
+        let (deliveredOn, keeper) = state.withLock { ($0.deliveredOn, $0.keeper) }
+        if let deliveredOn, deliveredOn === channel { return nil }
+        guard keeper > 0, let client = channel.remoteAddress?.port, let server = channel.localAddress?.port else { return nil }
+        guard PeerProcess.origin(clientPort: client, serverPort: server, root: keeper) == .outside else { return nil }
+        let message = "Only the execution environment of \(identity.functionName):\(identity.version) may answer \(what); this connection comes from a process outside it."
+        return .status(code: 403, reason: "Forbidden", body: String(decoding: JSON.errorDocument(message: message, type: "AccessDeniedException"), as: UTF8.self))
     }
 
     private static func invalidStateTransition(_ why: String) -> Reply {

@@ -49,7 +49,7 @@ final class ExecutionEnvironment: Sendable {
             loop: loop, logSink: options.logHandler)
         let server: RuntimeAPIServer
         do {
-            server = try await RuntimeAPIServer.start(broker: broker)
+            server = try await RuntimeAPIServer.start(broker: broker, idleConnectionTimeout: options.idleConnectionTimeout)
         } catch let error as RuntimeError {
             throw error
         } catch {
@@ -74,10 +74,10 @@ final class ExecutionEnvironment: Sendable {
             await server.close()
             throw RuntimeError(.environmentStartFailed, "Could not create the output pipe for \(who).", cause: SystemCallError(call: "pipe", errno: errno))
         }
-        let pid: pid_t
+        let process: SpawnedProcess
         let spawnedAt = NIODeadline.now()
         do {
-            pid = try ProcessSpawner.spawn(
+            process = try ProcessSpawner.spawn(
                 executable: plan.executable, arguments: plan.arguments, environment: environment,
                 workingDirectory: plan.workingDirectory, outputFD: fds[1])
         } catch {
@@ -88,9 +88,10 @@ final class ExecutionEnvironment: Sendable {
             throw RuntimeError(.invalidConfiguration, "Could not start \(plan.executable) for \(who).\(hint)", cause: error)
         }
         close(fds[1])
+        let pid = process.pid
         let drainFD = dup(fds[0])
         _ = fcntl(drainFD, F_SETFD, FD_CLOEXEC)
-        broker.attach(pid: pid, outputFD: drainFD, spawnedAt: spawnedAt)
+        broker.attach(pid: pid, keeper: process.keeper, outputFD: drainFD, spawnedAt: spawnedAt)
 
         let pipe = try? await NIOPipeBootstrap(group: loop)
             .channelInitializer { channel in
@@ -109,7 +110,7 @@ final class ExecutionEnvironment: Sendable {
             broker.sampleMemory()
         }
         let envDirectory = "\(workDirectory)/env-\(id)"
-        ProcessSpawner.watch(pid: pid) { status in
+        ProcessSpawner.watch(process) { status in
             sampler.cancel()
             try? FileManager.default.removeItem(atPath: envDirectory)
             server.channel.close(promise: nil)

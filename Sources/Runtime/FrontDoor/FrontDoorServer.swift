@@ -30,8 +30,10 @@ public final class FrontDoorServer: Sendable {
         self.listener = listener
     }
 
-    /// Binds `host:port` (0: any free port).
+    /// Binds `host:port` (0: any free port). `connections` closes idle keep-alive connections and caps how many are
+    /// open, as for the Invoke API: a client holding sockets must not starve the servers.
     public static func bind(host: String = "127.0.0.1", port: Int = 0, router: FrontDoorRouter,
+                            connections: IdleConnectionPolicy = IdleConnectionPolicy(),
                             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> FrontDoorServer {
         let listener: NIOAsyncChannel<Connection, Never>
         do {
@@ -42,6 +44,7 @@ public final class FrontDoorServer: Sendable {
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try connections.install(on: channel)
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }

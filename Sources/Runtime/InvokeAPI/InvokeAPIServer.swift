@@ -27,8 +27,9 @@ public final class InvokeAPIServer: Sendable {
         self.listener = listener
     }
 
-    /// Binds `host:port` (0: any free port).
+    /// Binds `host:port` (0: any free port). `connections` closes idle keep-alive connections and caps how many are open.
     public static func bind(host: String = "127.0.0.1", port: Int = 0, service: LambdaService, hooks: LifecycleHooks? = nil,
+                            connections: IdleConnectionPolicy = IdleConnectionPolicy(),
                             eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> InvokeAPIServer {
         let listener: NIOAsyncChannel<Connection, Never>
         do {
@@ -40,6 +41,7 @@ public final class InvokeAPIServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
                         try channel.pipeline.syncOperations.addHandler(InvokeAPIProtocolErrorHandler())
+                        try connections.install(on: channel)
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }

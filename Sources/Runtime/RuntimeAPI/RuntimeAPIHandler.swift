@@ -68,7 +68,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             reply = broker.next(channel: context.channel, keepAlive: keepAlive)
         } else if path == "init/error" {
             guard head.method == .POST else { return write(context, .methodNotAllowed, keepAlive: keepAlive) }
-            reply = broker.initError(body: bodyBytes(), errorType: head.headers.first(name: "lambda-runtime-function-error-type"))
+            reply = broker.initError(body: bodyBytes(), errorType: head.headers.first(name: "lambda-runtime-function-error-type"), on: context.channel)
         } else if path.hasPrefix("invocation/") {
             let rest = path.dropFirst("invocation/".count)
             guard head.method == .POST, let slash = rest.lastIndex(of: "/") else {
@@ -78,13 +78,13 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             switch rest[rest.index(after: slash)...] {
             case "response":
                 if bodySize > Self.maximumResponseBytes {
-                    reply = broker.answer(requestId: requestId, ending: .responseTooLarge(size: bodySize))
+                    reply = broker.answer(requestId: requestId, ending: .responseTooLarge(size: bodySize), on: context.channel)
                 } else {
-                    reply = broker.answer(requestId: requestId, ending: .response(bodyBytes()))
+                    reply = broker.answer(requestId: requestId, ending: .response(bodyBytes()), on: context.channel)
                 }
             case "error":
                 let type = head.headers.first(name: "lambda-runtime-function-error-type")
-                reply = broker.answer(requestId: requestId, ending: .functionError(body: bodyBytes(), errorType: type))
+                reply = broker.answer(requestId: requestId, ending: .functionError(body: bodyBytes(), errorType: type), on: context.channel)
             default:
                 return write(context, .notFound, keepAlive: keepAlive)
             }

@@ -11,14 +11,23 @@ struct RuntimeAPIServer: Sendable {
     /// `127.0.0.1:<port>`, the value of `AWS_LAMBDA_RUNTIME_API`.
     var address: String { "127.0.0.1:\(port)" }
 
-    static func start(broker: EnvironmentBroker) async throws -> RuntimeAPIServer {
+    /// A runtime needs one or two connections; any local process can open more, so they are capped.
+    static let maximumConnections = 32
+
+    static func start(broker: EnvironmentBroker, idleConnectionTimeout: Duration) async throws -> RuntimeAPIServer {
+        let connections = IdleConnectionPolicy(idleTimeout: idleConnectionTimeout, maximumConnections: maximumConnections)
         let channel = try await ServerBootstrap(group: broker.loop)
             .serverChannelOption(.backlog, value: 32)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Out of descriptors, accept again a second later instead of spinning (the async bind does this itself).
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler()) }
+            }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try connections.installForRenderedResponses(on: channel)
                     try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(broker: broker))
                 }
             }

@@ -57,7 +57,7 @@ final class FileLock: Sendable {
     }
 
     private static func openFile(_ path: String) throws -> Int32 {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, StateDirectory.fileMode)
         guard fd >= 0 else {
             throw StateError(.stateUnavailable, "Cannot open the lock file \(path): \(String(cString: strerror(errno))). Check that the state directory is writable.")
         }

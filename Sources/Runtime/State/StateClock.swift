@@ -53,11 +53,7 @@ public final class StateClock: RuntimeClock {
         guard timeScaleRange.contains(timeScale) else {
             throw StateError(.invalidParameterValue, "The time scale must be from \(timeScaleRange.lowerBound) to 100000 (60: a minute lasts a second), not \(timeScale).")
         }
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw StateError(.stateUnavailable, "Cannot create the state directory \(directory.path). Check the path and its permissions.", cause: error)
-        }
+        try StateDirectory.prepare(directory)
         let token = UUID().uuidString.lowercased()
         let anchor: Record.Anchor = try FileLock.withLock(path: lockPath(directory)) {
             let now = wallMilliseconds()
@@ -296,6 +292,7 @@ extension StateClock {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             do {
                 try encoder.encode(self).write(to: StateClock.fileURL(directory), options: .atomic)
+                StateDirectory.restrict(StateClock.fileURL(directory).path)
             } catch {
                 throw StateError(.stateUnavailable, "Cannot write the clock file in \(directory.path): \(error). Check that the state directory is writable.", cause: error)
             }

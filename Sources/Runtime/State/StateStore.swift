@@ -40,14 +40,7 @@ public final class StateStore: Sendable {
 
     /// Opens (creating if needed) the state directory and migrates the schema.
     public static func open(directory: URL, options: Options = Options()) async throws -> StateStore {
-        let fileManager = FileManager.default
-        if !options.readOnly {
-            do {
-                try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
-            } catch {
-                throw StateError(.stateUnavailable, "Cannot create the state directory \(directory.path). Check the path and its permissions.", cause: error)
-            }
-        }
+        try StateDirectory.prepare(directory, create: !options.readOnly)
         do {
             var configuration = Configuration()
             configuration.readonly = options.readOnly
@@ -62,6 +55,9 @@ public final class StateStore: Sendable {
                 // "v1" unapplied (GRDB reads the applied list outside the migration's transaction), and the
                 // second CREATE TABLE would fail. Opening and migrating one at a time takes milliseconds.
                 pool = try FileLock.withLock(path: directory.appendingPathComponent("schema.lock").path) {
+                    // SQLite gives the WAL and shared-memory files the database file's mode.
+                    StateDirectory.createPrivateFile(path)
+                    for suffix in ["-wal", "-shm"] { StateDirectory.restrict(path + suffix) }
                     let pool = try DatabasePool(path: path, configuration: configuration)
                     try StateSchema.migrator.migrate(pool)
                     return pool

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import CProcessKeeper
 import Foundation
 
 /// How a child process ended, worded as Lambda words it (`exit status 1`, `signal: killed`).
@@ -27,7 +28,18 @@ struct ExitStatus: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Starts processes with `posix_spawn` (no fork of the Swift process, no polling waits).
+/// A process started by `ProcessSpawner`: the program itself and the keeper that outlives it.
+struct SpawnedProcess: Sendable {
+    /// The started program; the id of its process group too.
+    var pid: pid_t
+    /// Its parent, which kills everything under it when the program exits or shift dies.
+    var keeper: pid_t
+    /// Where the keeper writes the program's wait status once nothing of it is left.
+    var statusFD: Int32
+}
+
+/// Starts processes under a keeper (`CProcessKeeper`): nothing a function starts outlives its
+/// environment, nor shift, however shift ends.
 enum ProcessSpawner {
     /// Spawns `executable` with exactly `environment` (nothing inherited), in its own process group,
     /// with stdin from /dev/null and stdout+stderr both on `outputFD`. Signal dispositions are reset
@@ -38,77 +50,42 @@ enum ProcessSpawner {
         environment: [String: String],
         workingDirectory: String?,
         outputFD: Int32
-    ) throws(SystemCallError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, outputFD, 1)
-        posix_spawn_file_actions_adddup2(&actions, outputFD, 2)
-        if let addClosefrom = GNUSpawn.addClosefrom { _ = addClosefrom(&actions, 3) }
-        if let workingDirectory {
-            guard let addChdir = GNUSpawn.addChdir else {
-                throw SystemCallError(call: "posix_spawn_file_actions_addchdir_np (glibc 2.29 or later is needed)", errno: ENOSYS)
-            }
-            _ = addChdir(&actions, workingDirectory)
-        }
-
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var allSignals = sigset_t()
-        sigfillset(&allSignals)
-        sigdelset(&allSignals, SIGKILL)
-        sigdelset(&allSignals, SIGSTOP)
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        let flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-
+    ) throws(SystemCallError) -> SpawnedProcess {
         let argv = CStringArray([executable] + arguments)
         let envp = CStringArray(environment.map { "\($0.key)=\($0.value)" })
-        var pid: pid_t = 0
-        var rc = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
-        // ETXTBSY: a file just written is still open for writing in a child some other thread forked
-        // and has not exec'd yet. It passes within microseconds.
-        var attempts = 0
-        while rc == ETXTBSY && attempts < 50 {
-            attempts += 1
-            usleep(2000)
-            rc = posix_spawn(&pid, executable, &actions, &attributes, argv.pointers, envp.pointers)
+        defer {
+            argv.free()
+            envp.free()
         }
-        argv.free()
-        envp.free()
-        guard rc == 0 else { throw SystemCallError(call: "posix_spawn \(executable)", errno: rc) }
-        return pid
+        var kept = shift_kept_process()
+        let rc = argv.pointers.withUnsafeBufferPointer { argvPointer in
+            envp.pointers.withUnsafeBufferPointer { envpPointer in
+                shift_keeper_spawn(executable, argvPointer.baseAddress, envpPointer.baseAddress, workingDirectory, outputFD, &kept)
+            }
+        }
+        guard rc == 0 else { throw SystemCallError(call: "spawning \(executable)", errno: rc) }
+        return SpawnedProcess(pid: kept.pid, keeper: kept.keeper, statusFD: kept.status_fd)
     }
 
-    /// Blocks the calling thread until `pid` exits; kills what is left of its process group before
-    /// reaping it (the pid cannot be reused while unreaped), then returns the status.
-    static func waitForExit(pid: pid_t) -> ExitStatus {
-        var info = siginfo_t()
-        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
-        kill(-pid, SIGKILL)
+    /// Blocks the calling thread until `process` and everything it started have exited (the keepers'
+    /// zygote reaps the keeper), then returns the program's status.
+    static func waitForExit(_ process: SpawnedProcess) -> ExitStatus {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        // SIGKILL is delivered asynchronously: give what is left of the group (grandchildren) a
-        // moment to be gone, so "shut down" means no process of the environment is left.
-        var waited = 0
-        while kill(-pid, 0) == 0 && waited < 100 {
-            usleep(2000)
-            waited += 1
+        var got = 0
+        while got < 4 {
+            let n = withUnsafeMutableBytes(of: &status) { read(process.statusFD, $0.baseAddress! + got, 4 - got) }
+            if n > 0 { got += n } else if n < 0 && errno == EINTR { continue } else { break }
         }
-        return ExitStatus(raw: status)
+        close(process.statusFD)
+        // No status: the keeper itself was killed, and the program with it (PR_SET_PDEATHSIG).
+        return got == 4 ? ExitStatus(raw: status) : ExitStatus(raw: SIGKILL)
     }
 
-    /// Calls `onExit` from a dedicated thread when `pid` exits. A thread blocked in `waitid` costs
+    /// Calls `onExit` from a dedicated thread when `process` exits. A thread blocked in `read` costs
     /// nothing while it waits and learns of the exit at once (no polling).
-    static func watch(pid: pid_t, onExit: @escaping @Sendable (ExitStatus) -> Void) {
+    static func watch(_ process: SpawnedProcess, onExit: @escaping @Sendable (ExitStatus) -> Void) {
         Thread.detachNewThread {
-            onExit(waitForExit(pid: pid))
+            onExit(waitForExit(process))
         }
     }
 
@@ -120,9 +97,9 @@ enum ProcessSpawner {
     ) async throws(SystemCallError) -> (status: ExitStatus, output: String) {
         var fds: [Int32] = [0, 0]
         guard makePipe(&fds) else { throw SystemCallError(call: "pipe", errno: errno) }
-        let pid: pid_t
+        let process: SpawnedProcess
         do {
-            pid = try spawn(executable: executable, arguments: arguments, environment: environment, workingDirectory: nil, outputFD: fds[1])
+            process = try spawn(executable: executable, arguments: arguments, environment: environment, workingDirectory: nil, outputFD: fds[1])
         } catch {
             close(fds[0]); close(fds[1])
             throw error
@@ -140,13 +117,13 @@ enum ProcessSpawner {
                     else { break }
                 }
                 close(readFD)
-                let status = waitForExit(pid: pid)
+                let status = waitForExit(process)
                 continuation.resume(returning: (status, String(decoding: output, as: UTF8.self)))
             }
         }
     }
 
-    /// A close-on-exec pipe (the spawn file actions also close every other descriptor in the child).
+    /// A close-on-exec pipe (the keeper also closes every other descriptor in the child).
     static func makePipe(_ fds: inout [Int32]) -> Bool {
         guard pipe(&fds) == 0 else { return false }
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -165,7 +142,7 @@ enum ProcessSpawner {
     }
 }
 
-/// A NULL-terminated `char *[]` for `posix_spawn`, freed explicitly.
+/// A NULL-terminated `char *[]` for `execve`, freed explicitly.
 private struct CStringArray {
     var pointers: [UnsafeMutablePointer<CChar>?]
     init(_ strings: [String]) {
@@ -174,14 +151,4 @@ private struct CStringArray {
     func free() {
         for p in pointers { Glibc.free(p) }
     }
-}
-
-/// glibc's `posix_spawn_file_actions_add{chdir,closefrom}_np`, which Swift's Glibc module does not
-/// export (they are GNU extensions); looked up once.
-private enum GNUSpawn {
-    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
-    typealias AddClosefrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-
-    static let addChdir: AddChdir? = dlsym(nil, "posix_spawn_file_actions_addchdir_np").map { unsafeBitCast($0, to: AddChdir.self) }
-    static let addClosefrom: AddClosefrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: AddClosefrom.self) }
 }
