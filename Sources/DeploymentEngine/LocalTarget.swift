@@ -31,11 +31,15 @@ public final class LocalTarget: TemplateAwareTarget {
     }
 
     /// Opens the state directory and its time base; functions are loaded from the template by `load`.
-    /// - Parameter clock: replaces the state directory's time base (tests pass a `ManualClock`).
+    /// - Parameters:
+    ///   - clock: replaces the state directory's time base (tests pass a `ManualClock`).
+    ///   - configure: adjusts the runtime's options (e.g. the account concurrency limit).
     public static func open(stateDirectory: URL, region: String = "us-east-1", accountId: String = "123456789012", timeScale: Double = 1,
-                            clock: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false) async throws -> LocalTarget {
+                            clock: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false,
+                            configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> LocalTarget {
         let stack = try await ServiceSetup.open(definitions: [], stateDirectory: stateDirectory, region: region, accountId: accountId,
-                                                timeScale: timeScale, clock: clock, routingSeed: routingSeed, readOnly: readOnly)
+                                                timeScale: timeScale, clock: clock, routingSeed: routingSeed, readOnly: readOnly,
+                                                configure: configure)
         let target: LocalTarget
         do {
             let hooks = LifecycleHooks()

@@ -71,6 +71,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var deploymentConfigOptions: DeploymentConfigOptions
     @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var concurrencyOptions: ConcurrencyOptions
 
     func validate() throws {
         guard StateClock.timeScaleRange.contains(timeScale) else {
@@ -165,7 +166,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
             return .nothingToDo
         }
         let target = try await LocalTarget.open(stateDirectory: stateDirectory, region: region, accountId: accountId,
-                                                timeScale: timeScale, routingSeed: seed)
+                                                timeScale: timeScale, routingSeed: seed, configure: concurrencyOptions.configure)
         let outcome: DeploymentOutcome
         do {
             try await target.load(loaded, requiring: loaded.functions.filter { $0.autoPublishAlias != nil }.map(\.logicalId))
