@@ -56,13 +56,15 @@ public final class LocalTarget: TemplateAwareTarget {
     /// Runs `body` on a target that only reads the state directory (a dry run): it writes nothing there,
     /// and a directory that does not exist yet reads as a fresh one (nothing deployed).
     public static func withPlanningTarget<T: Sendable>(stateDirectory: URL, region: String, accountId: String, timeScale: Double,
+                                                       configure: (inout LocalRuntime.Options) -> Void = { _ in },
                                                        _ body: (LocalTarget) async throws -> T) async throws -> T {
         let exists = FileManager.default.fileExists(atPath: stateDirectory.appendingPathComponent("state.sqlite").path)
         let directory = exists ? stateDirectory
             : FileManager.default.temporaryDirectory.appendingPathComponent("shift-plan-\(UUID().uuidString)")
         defer { if !exists { try? FileManager.default.removeItem(at: directory) } }
         let target = try await open(stateDirectory: directory, region: region, accountId: accountId, timeScale: timeScale,
-                                    clock: ManualClock(startMilliseconds: StateClock.peek(directory: stateDirectory)), readOnly: exists)
+                                    clock: ManualClock(startMilliseconds: StateClock.peek(directory: stateDirectory)), readOnly: exists,
+                                    configure: configure)
         do {
             let result = try await body(target)
             await target.close()

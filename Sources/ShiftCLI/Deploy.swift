@@ -158,7 +158,8 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         let stateDirectory = stateOptions.directory(forTemplate: template)
         let region = loaded.pseudoParameters.region, accountId = loaded.pseudoParameters.accountId
         if dryRun {
-            try await LocalTarget.withPlanningTarget(stateDirectory: stateDirectory, region: region, accountId: accountId, timeScale: timeScale) { target in
+            try await LocalTarget.withPlanningTarget(stateDirectory: stateDirectory, region: region, accountId: accountId, timeScale: timeScale,
+                                                     configure: concurrencyOptions.configure) { target in
                 try await target.load(loaded)
                 try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink)
                     .dryRun(template: loaded, request: request, resolve: resolve)
