@@ -71,3 +71,33 @@ import Testing
         #expect(ConcurrencyLimits.defaultLimit(physicalMemory: 16 * gigabyte, openFileLimit: 256) == 32)
     }
 }
+
+/// Reserved concurrency set while the service runs (what PutFunctionConcurrency and its siblings call).
+@Suite struct ReservedConcurrencyAPITests {
+    @Test func putGetDeleteApplyToTheNextCall() async throws {
+        try await withInvokeAPI(configure: { $0.maximumConcurrency = 20 }) { api in
+            let service = api.service
+            #expect(try await service.functionConcurrency(function: "echo") == nil)
+            #expect(await service.accountConcurrency() == (20, 20))  // the harness's `throttled` reserves 0
+            try await service.putFunctionConcurrency(function: "arn:aws:lambda:us-east-1:123456789012:function:echo", reservedConcurrentExecutions: 0)
+            #expect(try await service.functionConcurrency(function: "echo") == 0)
+            let throttled = try await api.invoke("echo")
+            #expect(throttled.status == 429)
+            #expect(throttled.json["Reason"] as? String == "ReservedFunctionConcurrentInvocationLimitExceeded")
+            try await service.putFunctionConcurrency(function: "echo", reservedConcurrentExecutions: 5)
+            #expect(await service.accountConcurrency() == (20, 15))
+            #expect(try await api.invoke("echo").status == 200)
+            try await service.deleteFunctionConcurrency(function: "echo")
+            #expect(try await service.functionConcurrency(function: "echo") == nil)
+            #expect(await service.accountConcurrency() == (20, 20))
+
+            let tooMuch = await #expect(throws: RuntimeError.self) { try await service.putFunctionConcurrency(function: "echo", reservedConcurrentExecutions: 19) }
+            #expect(tooMuch?.awsErrorType == "InvalidParameterValueException")
+            #expect(tooMuch?.message.contains("minimum value of [2]") == true)
+            let qualified = await #expect(throws: StateError.self) { try await service.putFunctionConcurrency(function: "echo:live", reservedConcurrentExecutions: 1) }
+            #expect(qualified?.code == .invalidParameterValue)
+            let missing = await #expect(throws: StateError.self) { try await service.functionConcurrency(function: "nope") }
+            #expect(missing?.code == .resourceNotFound)
+        }
+    }
+}
