@@ -34,11 +34,15 @@ public final class LocalTarget: TemplateAwareTarget {
     }
 
     /// Opens the state directory and its time base; functions are loaded from the template by `load`.
-    /// - Parameter clock: replaces the state directory's time base (tests pass a `ManualClock`).
+    /// - Parameters:
+    ///   - clock: replaces the state directory's time base (tests pass a `ManualClock`).
+    ///   - configure: adjusts the runtime's options (e.g. the account concurrency limit).
     public static func open(stateDirectory: URL, region: String = "us-east-1", accountId: String = "123456789012", timeScale: Double = 1,
-                            clock: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false) async throws -> LocalTarget {
+                            clock: (any RuntimeClock)? = nil, routingSeed: UInt64? = nil, readOnly: Bool = false,
+                            configure: (inout LocalRuntime.Options) -> Void = { _ in }) async throws -> LocalTarget {
         let stack = try await ServiceSetup.open(definitions: [], stateDirectory: stateDirectory, region: region, accountId: accountId,
-                                                timeScale: timeScale, clock: clock, routingSeed: routingSeed, readOnly: readOnly)
+                                                timeScale: timeScale, clock: clock, routingSeed: routingSeed, readOnly: readOnly,
+                                                configure: configure)
         let target: LocalTarget
         do {
             let hooks = LifecycleHooks()
@@ -55,13 +59,15 @@ public final class LocalTarget: TemplateAwareTarget {
     /// Runs `body` on a target that only reads the state directory (a dry run): it writes nothing there,
     /// and a directory that does not exist yet reads as a fresh one (nothing deployed).
     public static func withPlanningTarget<T: Sendable>(stateDirectory: URL, region: String, accountId: String, timeScale: Double,
+                                                       configure: (inout LocalRuntime.Options) -> Void = { _ in },
                                                        _ body: (LocalTarget) async throws -> T) async throws -> T {
         let exists = FileManager.default.fileExists(atPath: stateDirectory.appendingPathComponent("state.sqlite").path)
         let directory = exists ? stateDirectory
             : FileManager.default.temporaryDirectory.appendingPathComponent("shift-plan-\(UUID().uuidString)")
         defer { if !exists { try? FileManager.default.removeItem(at: directory) } }
         let target = try await open(stateDirectory: directory, region: region, accountId: accountId, timeScale: timeScale,
-                                    clock: ManualClock(startMilliseconds: StateClock.peek(directory: stateDirectory)), readOnly: exists)
+                                    clock: ManualClock(startMilliseconds: StateClock.peek(directory: stateDirectory)), readOnly: exists,
+                                    configure: configure)
         do {
             let result = try await body(target)
             await target.close()

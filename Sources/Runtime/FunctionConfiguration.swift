@@ -20,7 +20,9 @@ public struct FunctionConfiguration: Sendable, Hashable {
     public var timeout: Int
     /// `Environment.Variables`.
     public var environment: [String: String]
-    /// `ReservedConcurrentExecutions`, if any.
+    /// `ReservedConcurrentExecutions`, if any: the template's value, which `LambdaService.register` makes the
+    /// function's reservation. `LocalRuntime` counts reservations per function (`setReservedConcurrency`), not
+    /// per configuration, as Lambda does.
     public var reservedConcurrency: Int?
     public var region: String
     public var accountId: String

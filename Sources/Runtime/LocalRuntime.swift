@@ -7,7 +7,8 @@ import NIOPosix
 ///
 /// Owns the execution environments of many functions and versions (keyed by name + version, so
 /// versions never share one), keeps them warm and reuses them, shuts idle ones down, enforces
-/// reserved and overall concurrency (throttling, as Lambda does, rather than queueing).
+/// reserved and account-level concurrency (throttling, as Lambda does, rather than queueing; see
+/// `ConcurrencyLimits`).
 ///
 /// Known differences from Lambda:
 /// - Layers are merged into a private folder, not mounted at `/opt`: code that hard-codes an
@@ -26,8 +27,9 @@ public actor LocalRuntime {
     public struct Options: Sendable {
         /// A warm environment unused this long is shut down.
         public var idleTimeout: Duration = .seconds(300)
-        /// Most invocations in flight at once, across all functions (and most environments kept).
-        public var maximumConcurrency = 32
+        /// The account concurrency limit: most invocations in flight at once across all functions (and most
+        /// environments kept); reservations are carved out of it. Default: `ConcurrencyLimits.machineDefault`.
+        public var maximumConcurrency = ConcurrencyLimits.machineDefault
         /// Longest time a runtime may take from start to its first `next`.
         public var initTimeout: Duration = .seconds(10)
         /// A Runtime API connection with no request in progress this long is closed (a parked `next` is in progress).
@@ -87,12 +89,12 @@ public actor LocalRuntime {
     private var lastUsed: [String: UInt64] = [:]
     private var useCounter: UInt64 = 0
     private var starting = 0
-    private var inFlight = 0
-    private var inFlightByFunction: [String: Int] = [:]
+    private var limits: ConcurrencyLimits
     private var isShutDown = false
 
     public init(options: Options = Options()) throws {
         self.options = options
+        self.limits = ConcurrencyLimits(accountLimit: options.maximumConcurrency)
         let temp = FileManager.default.temporaryDirectory.path
         let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
         self.bootstrapDirectory = try Self.writeBootstraps(into: cache)
@@ -140,22 +142,15 @@ public actor LocalRuntime {
                 "Request must be smaller than \(Self.maximumRequestBytes) bytes for the InvokeFunction operation (\(config.functionName):\(config.version) got \(payload.count) bytes). Send a reference (e.g. a file path) instead of the data.")
         }
         let name = config.functionName
-        if let reserved = config.reservedConcurrency, inFlightByFunction[name, default: 0] >= reserved {
-            throw RuntimeError(
-                .tooManyRequests,
-                "Rate Exceeded. \(name) has ReservedConcurrentExecutions \(reserved), and invocations in flight: \(inFlightByFunction[name, default: 0]); raise it or retry later.")
+        let slot: ConcurrencyLimits.Slot
+        switch limits.acquire(name, version: config.version) {
+        case .success(let admitted): slot = admitted
+        case .failure(let throttle):
+            var error = RuntimeError(.tooManyRequests, throttle.message)
+            error.throttleReason = throttle.reason
+            throw error
         }
-        guard inFlight < options.maximumConcurrency else {
-            throw RuntimeError(
-                .tooManyRequests,
-                "Rate Exceeded. Invocations in flight: \(inFlight), the local limit (maximumConcurrency \(options.maximumConcurrency)); \(name):\(config.version) was throttled. Retry later or raise the limit.")
-        }
-        inFlight += 1
-        inFlightByFunction[name, default: 0] += 1
-        defer {
-            inFlight -= 1
-            inFlightByFunction[name, default: 1] -= 1
-        }
+        defer { limits.release(slot) }
 
         let request = InvocationRequest(
             requestId: requestId ?? UUID().uuidString.lowercased(),
@@ -193,8 +188,30 @@ public actor LocalRuntime {
 
     /// Invocations in flight now, of one function or of all (the `ConcurrentExecutions` metric).
     public func concurrentExecutions(of functionName: String? = nil) -> Int {
-        functionName.map { inFlightByFunction[$0, default: 0] } ?? inFlight
+        functionName.map { limits.inFlight(of: $0) } ?? limits.inFlight
     }
+
+    // MARK: - Reserved concurrency
+
+    /// Sets a function's reserved concurrency (Lambda's PutFunctionConcurrency), or removes it with nil
+    /// (DeleteFunctionConcurrency). It applies to every version and alias of the function from the next
+    /// invocation on; invocations in flight finish. Throws `.invalidConfiguration` (InvalidParameterValueException)
+    /// for a negative value or one that leaves less than `ConcurrencyLimits.minimumUnreserved` unreserved.
+    public func setReservedConcurrency(_ value: Int?, for functionName: String) throws(RuntimeError) {
+        try limits.setReservations([functionName: value])
+    }
+
+    /// Sets or removes several reservations at once, checking their total once (a template's functions).
+    public func setReservedConcurrency(_ changes: [String: Int?]) throws(RuntimeError) {
+        try limits.setReservations(changes)
+    }
+
+    /// A function's reserved concurrency (GetFunctionConcurrency), nil when it has none.
+    public func reservedConcurrency(of functionName: String) -> Int? { limits.reservation(of: functionName) }
+
+    /// The account limit and what reservations leave of it (GetAccountSettings' `ConcurrentExecutions`
+    /// and `UnreservedConcurrentExecutions`).
+    public var accountConcurrency: (limit: Int, unreserved: Int) { (limits.accountLimit, limits.unreservedLimit) }
 
     /// The environments alive right now.
     public func environmentStatuses() -> [EnvironmentStatus] {

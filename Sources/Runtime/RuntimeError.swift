@@ -7,9 +7,10 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
         /// The request payload is over 6 MB.
         case requestTooLarge
-        /// Reserved or overall concurrency is exhausted.
+        /// Reserved or unreserved concurrency is exhausted (see `ConcurrencyLimits`).
         case tooManyRequests
-        /// The function's configuration cannot run (environment over 4 KB, unknown runtime, missing bootstrap …).
+        /// The function's configuration cannot run (environment over 4 KB, unknown runtime, missing bootstrap …),
+        /// or a reservation of concurrency cannot be made.
         case invalidConfiguration
         /// `python3` / `node` cannot be found or started.
         case interpreterNotFound
@@ -22,6 +23,8 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
     public var code: Code
     public var message: String
     public var cause: (any Error & Sendable)?
+    /// Why a `.tooManyRequests` was throttled (Lambda's `Reason`).
+    public var throttleReason: ThrottleReason?
 
     public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
         self.code = code

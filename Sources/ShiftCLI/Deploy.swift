@@ -77,6 +77,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var deploymentConfigOptions: DeploymentConfigOptions
     @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var concurrencyOptions: ConcurrencyOptions
 
     func validate() throws {
         guard StateClock.timeScaleRange.contains(timeScale) else {
@@ -185,7 +186,8 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
         let stateDirectory = stateOptions.directory(forTemplate: template)
         let region = loaded.pseudoParameters.region, accountId = loaded.pseudoParameters.accountId
         if dryRun {
-            try await LocalTarget.withPlanningTarget(stateDirectory: stateDirectory, region: region, accountId: accountId, timeScale: timeScale) { target in
+            try await LocalTarget.withPlanningTarget(stateDirectory: stateDirectory, region: region, accountId: accountId, timeScale: timeScale,
+                                                     configure: concurrencyOptions.configure) { target in
                 try await target.load(loaded)
                 try await Deployer(target: target, clock: target.deploymentClock, emit: renderer.sink)
                     .dryRun(template: loaded, request: request, resolve: resolve)
@@ -193,7 +195,7 @@ struct Deploy: AsyncParsableCommand, JSONOutputCommand {
             return (.nothingToDo, nil)
         }
         let target = try await LocalTarget.open(stateDirectory: stateDirectory, region: region, accountId: accountId,
-                                                timeScale: timeScale, routingSeed: seed)
+                                                timeScale: timeScale, routingSeed: seed, configure: concurrencyOptions.configure)
         let outcome: DeploymentOutcome
         do {
             try await target.load(loaded, requiring: loaded.functions.filter { $0.autoPublishAlias != nil }.map(\.logicalId))

@@ -39,6 +39,7 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
 
     @OptionGroup var templateOptions: TemplateOptions
     @OptionGroup var stateOptions: StateOptions
+    @OptionGroup var concurrencyOptions: ConcurrencyOptions
 
     static let jsonStyle = JSONOutput.Style.stream
 
@@ -60,7 +61,7 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
         }
         let stack = try await ServiceSetup.open(
             definitions: definitions, stateDirectory: stateDirectory, region: loaded.pseudoParameters.region,
-            accountId: loaded.pseudoParameters.accountId, timeScale: timeScale)
+            accountId: loaded.pseudoParameters.accountId, timeScale: timeScale, configure: concurrencyOptions.configure)
         let hooks = LifecycleHooks()
         let server: InvokeAPIServer
         do {

@@ -32,6 +32,8 @@ MOTO_DIFFERS = {
     "update_code_zip": "moto invokes the updated code through Docker only",
     "update_configuration": "moto's answers have no RevisionId",
     "tags": None,
+    "reserved_concurrency": None,
+    "account_settings": "moto does not implement GetAccountSettings (404 with an HTML page)",
     "delete_alias_and_version": "moto deletes a version an alias routes to (AWS: 409 ResourceConflictException)",
     "codedeploy_get_deployment": "needs a deployment that shift deploy ran",
     "codedeploy_list_and_paginate": "needs a deployment that shift deploy ran",
@@ -238,6 +240,33 @@ def _():
     assert lam.get_function(FunctionName=FN)["Tags"] == {"team": "a"}
     code, status, _ = error_code(lam.list_tags, Resource="arn:aws:lambda:%s:%s:function:NoSuchFunction" % (REGION, ACCOUNT))
     assert (code, status) == ("ResourceNotFoundException", 404), (code, status)
+
+
+@check("reserved_concurrency")
+def _():
+    # AWS: put_function_concurrency answers the reservation; get_function_concurrency answers it, or {} without one;
+    # get_function shows it as Concurrency; delete_function_concurrency → 204; an unknown function → 404.
+    assert lam.put_function_concurrency(FunctionName=FN, ReservedConcurrentExecutions=3)["ReservedConcurrentExecutions"] == 3
+    assert lam.get_function_concurrency(FunctionName=FN)["ReservedConcurrentExecutions"] == 3
+    assert lam.get_function(FunctionName=FN)["Concurrency"] == {"ReservedConcurrentExecutions": 3}
+    lam.delete_function_concurrency(FunctionName=FN)
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=FN)
+    assert "Concurrency" not in lam.get_function(FunctionName=FN)
+    code, status, _ = error_code(lam.put_function_concurrency, FunctionName="NoSuchFunction", ReservedConcurrentExecutions=1)
+    assert (code, status) == ("ResourceNotFoundException", 404), (code, status)
+
+
+@check("account_settings")
+def _():
+    # AWS: get_account_settings has AccountLimit.ConcurrentExecutions and UnreservedConcurrentExecutions, which a
+    # reservation lowers by its size.
+    limit = lam.get_account_settings()["AccountLimit"]
+    before = limit["UnreservedConcurrentExecutions"]
+    assert limit["ConcurrentExecutions"] >= before > 0, limit
+    lam.put_function_concurrency(FunctionName=FN, ReservedConcurrentExecutions=3)
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == before - 3
+    lam.delete_function_concurrency(FunctionName=FN)
+    assert lam.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == before
 
 
 @check("delete_alias_and_version")

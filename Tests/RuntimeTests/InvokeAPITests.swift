@@ -110,6 +110,11 @@ struct InvokeAPITests {
             let response = try await api.invoke("throttled")
             #expect(response.status == 429)
             #expect(response.headers["x-amzn-errortype"] == "TooManyRequestsException")
+            // AWS's body: botocore's TooManyRequestsException shape (Type, message, Reason).
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+            #expect(body["Type"] as? String == "User")
+            #expect(body["Reason"] as? String == "ReservedFunctionConcurrentInvocationLimitExceeded")
+            #expect((body["message"] as? String)?.hasPrefix("Rate Exceeded. throttled has ReservedConcurrentExecutions 0") == true, "\(body)")
             let throttles = api.metrics.totals(metric: .throttles)
             #expect(throttles.values.reduce(0, +) == 1)
         }

@@ -33,11 +33,11 @@ import Testing
     @Test func reservedConcurrencyThrottles() async throws {
         let fixtures = try FixtureFolder()
         let code = try fixtures.write("fn", ["app.py": "import time\ndef handler(e, c):\n    time.sleep(e)\n    return 'ok'\n"])
-        let config = FunctionConfiguration(functionName: "reserved", runtime: "python3.11", handler: "app.handler", codeDirectory: code, reservedConcurrency: 1)
+        let config = FunctionConfiguration(functionName: "reserved", runtime: "python3.11", handler: "app.handler", codeDirectory: code)
         var zero = config
         zero.functionName = "zero"
-        zero.reservedConcurrency = 0
         try await withLocalRuntime(options: testOptions()) { runtime in
+            try await runtime.setReservedConcurrency(["reserved": 1, "zero": 0])
             async let slow = runtime.invoke(config, payload: bytes("1"))
             try await waitUntilBusy(runtime)
             #expect(await runtime.concurrentExecutions(of: "reserved") == 1)
@@ -45,10 +45,15 @@ import Testing
             #expect(error?.code == .tooManyRequests)
             #expect(error?.awsErrorType == "TooManyRequestsException")
             #expect(error?.message.hasPrefix("Rate Exceeded.") == true)
+            #expect(error?.throttleReason == .reservedFunctionConcurrentInvocationLimitExceeded)
             #expect(try await slow.text == "\"ok\"")
             let after = try await runtime.invoke(config, payload: bytes("0"))
             #expect(after.text == "\"ok\"")
-            await #expect(throws: RuntimeError.self) { try await runtime.invoke(zero, payload: bytes("0")) }
+            let none = await #expect(throws: RuntimeError.self) { try await runtime.invoke(zero, payload: bytes("0")) }
+            #expect(none?.throttleReason == .reservedFunctionConcurrentInvocationLimitExceeded)
+            // Deleting the reservation lets the function share the unreserved pool again.
+            try await runtime.setReservedConcurrency(nil, for: "zero")
+            #expect(try await runtime.invoke(zero, payload: bytes("0")).text == "\"ok\"")
         }
     }
 
@@ -63,6 +68,7 @@ import Testing
             try await waitUntilBusy(runtime)
             let error = await #expect(throws: RuntimeError.self) { try await runtime.invoke(b, payload: bytes("0")) }
             #expect(error?.code == .tooManyRequests)
+            #expect(error?.throttleReason == .concurrentInvocationLimitExceeded)
             #expect(try await slow.text == "\"ok\"")
             // With one environment allowed, b replaces a's idle one.
             let other = try await runtime.invoke(b, payload: bytes("0"))

@@ -10,6 +10,7 @@ struct AWSCompatibilityTests {
     static let checks = [
         "request_id_on_every_answer", "revision_id_precondition", "last_modified_stable", "pagination", "payload_limits",
         "stack_trace_user_frames", "invoke_foreign_arn", "delete_missing_function", "update_code_zip", "update_configuration", "tags",
+        "reserved_concurrency", "account_settings",
         "delete_alias_and_version", "codedeploy_get_deployment", "codedeploy_list_and_paginate", "codedeploy_waiter", "codedeploy_unknown_ids",
     ]
     static let credentials = ["AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"]
@@ -109,6 +110,7 @@ struct AWSCompatibilityTests {
         // Where moto follows AWS the check passes; everywhere else the script names how moto differs (and skips).
         #expect(outcomes["delete_missing_function"] == "ok")
         #expect(outcomes["tags"] == "ok")
+        #expect(outcomes["reserved_concurrency"] == "ok")
         for check in Self.checks {
             #expect(outcomes[check] == "ok" || outcomes[check] == "skip", "\(check): \(outcomes[check] ?? "did not run")")
         }

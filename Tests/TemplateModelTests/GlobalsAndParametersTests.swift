@@ -119,6 +119,8 @@ struct GlobalsAndParametersTests {
         ("MemorySize: 64", "MemorySize of 'Fn' is 64 MB, outside the allowed 128–10240 MB"),
         ("MemorySize: lots", "MemorySize of 'Fn' must be a whole number"),
         ("Timeout: 901", "Timeout of 'Fn' is 901 s, outside the allowed 1–900 s"),
+        ("ReservedConcurrentExecutions: -1", "ReservedConcurrentExecutions of 'Fn' is -1, outside the allowed 0–100000"),
+        ("ReservedConcurrentExecutions: many", "ReservedConcurrentExecutions of 'Fn' must be a whole number, but it is 'many'"),
         ("AutoPublishAlias: '123'", "AutoPublishAlias name ('123')"),
         ("AutoPublishAlias: 'a b'", "AutoPublishAlias name ('a b')"),
         ("DeploymentPreference: {Type: AllAtOnce}", "requires AutoPublishAlias"),

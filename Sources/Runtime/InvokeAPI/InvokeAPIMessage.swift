@@ -66,9 +66,11 @@ public struct InvokeAPIResponse: Sendable {
     }
 
     /// A Lambda API service error: `x-amzn-ErrorType` and `{"Type","Message"}` (plus `message`, which botocore reads first).
-    static func lambdaError(_ status: Int, type: String, message: String, requestId: String = UUID().uuidString.lowercased()) -> InvokeAPIResponse {
+    /// `fields` adds the error's modelled members (e.g. a throttle's `Reason`).
+    static func lambdaError(_ status: Int, type: String, message: String, fields: [String: String] = [:],
+                            requestId: String = UUID().uuidString.lowercased()) -> InvokeAPIResponse {
         let kind = status >= 500 ? "Service" : "User"
-        return json(status, ["Type": kind, "Message": message, "message": message],
+        return json(status, fields.merging(["Type": kind, "Message": message, "message": message]) { $1 },
                     headers: [("x-amzn-ErrorType", type), ("x-amzn-RequestId", requestId)])
     }
 
@@ -91,7 +93,8 @@ public struct InvokeAPIResponse: Sendable {
         case let error as StateError:
             return lambdaError(error.httpStatus, type: error.awsErrorType ?? "ServiceException", message: error.message, requestId: requestId)
         case let error as RuntimeError:
-            return lambdaError(error.httpStatus, type: error.awsErrorType, message: error.message, requestId: requestId)
+            return lambdaError(error.httpStatus, type: error.awsErrorType, message: error.message,
+                               fields: error.throttleReason.map { ["Reason": $0.rawValue] } ?? [:], requestId: requestId)
         default:
             return lambdaError(500, type: "ServiceException", message: "The local Lambda service failed: \(error)", requestId: requestId)
         }

@@ -66,11 +66,10 @@ public struct InvokeAPIRouter: Sendable {
         .init("TagResource", "POST", "2017-03-31/tags/{Resource}") { try await $0.tagResource($1) },
         .init("UntagResource", "DELETE", "2017-03-31/tags/{Resource}") { try await $0.untagResource($1) },
         .init("ListTags", "GET", "2017-03-31/tags/{Resource}") { try await $0.listTags($1) },
-        // Reserved concurrency (wired once concurrency accounting lands; same table, same shapes):
-        //   PutFunctionConcurrency     PUT    2017-10-31/functions/{FunctionName}/concurrency
-        //   GetFunctionConcurrency     GET    2019-09-30/functions/{FunctionName}/concurrency
-        //   DeleteFunctionConcurrency  DELETE 2017-10-31/functions/{FunctionName}/concurrency
-        // and `Concurrency.ReservedConcurrentExecutions` in GetFunction's answer.
+        .init("PutFunctionConcurrency", "PUT", "2017-10-31/functions/{FunctionName}/concurrency") { try await $0.putFunctionConcurrency($1) },
+        .init("GetFunctionConcurrency", "GET", "2019-09-30/functions/{FunctionName}/concurrency") { try await $0.getFunctionConcurrency($1) },
+        .init("DeleteFunctionConcurrency", "DELETE", "2017-10-31/functions/{FunctionName}/concurrency") { try await $0.deleteFunctionConcurrency($1) },
+        .init("GetAccountSettings", "GET", "2016-08-19/account-settings") { try await $0.getAccountSettings($1) },
     ]
 
     /// CodeDeploy's operations by `X-Amz-Target` (JSON 1.1, botocore's `codedeploy/2014-10-06/service-2.json`).

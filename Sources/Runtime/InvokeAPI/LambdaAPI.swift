@@ -86,11 +86,13 @@ extension InvokeAPIRouter {
             }
         }
         guard wrapped else { return .json(200, configuration) }
-        return .json(200, [
+        var answer: [String: Any] = [
             "Configuration": configuration,
             "Code": ["RepositoryType": "S3", "Location": URL(fileURLWithPath: codeLocation).absoluteString],
             "Tags": try await service.store.tags(function: name),
-        ])
+        ]
+        if let concurrency = await concurrencyObject(name) { answer["Concurrency"] = concurrency }
+        return .json(200, answer)
     }
 
     func publishVersion(_ call: OperationCall) async throws -> InvokeAPIResponse {

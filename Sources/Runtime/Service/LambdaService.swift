@@ -79,6 +79,8 @@ public actor LambdaService {
 
     /// Makes the functions known (and registers them in the store); replaces earlier definitions of the same names.
     public func register(_ functions: [FunctionDefinition]) async throws {
+        // The template's ReservedConcurrentExecutions (or its absence) is each function's reservation from now on.
+        try await runtime.setReservedConcurrency(Dictionary(functions.map { ($0.name, $0.latest.reservedConcurrency) }, uniquingKeysWith: { $1 }))
         for function in functions {
             definitions[function.name] = function
             try await store.registerFunction(function.name)
