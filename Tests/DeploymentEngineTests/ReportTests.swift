@@ -96,6 +96,29 @@ struct ReportTests {
         }
     }
 
+    /// Two aliases shifted by one run: one report, a timeline each, whichever deployment id is asked for.
+    @Test func aRunOfTwoAliasesHasATimelineEach() async throws {
+        try await AppFixture.with([.init(name: "Fn"), .init(name: "Gn")]) { app in
+            try await app.withSession { session in
+                _ = try await session.deploy(app.releases("good1"))
+                let deployment = session.startDeploy(app.releases("good2"), session.request(strategy: "Canary10Percent5Minutes"))
+                let gn = AliasRef(function: "Gn", alias: "live")
+                try await session.driveToEnd([.live, gn])
+                _ = try await deployment.value
+
+                let report = try await DeploymentReport.build(target: session.target, selector: nil, now: session.now)
+                #expect(Set(report.aliases.map(\.alias)) == [.live, gn] && report.aliases.allSatisfy { $0.status == .succeeded })
+                for alias in report.aliases {
+                    let same = try await DeploymentReport.build(target: session.target, selector: alias.deploymentId, now: session.now)
+                    #expect(same == report, "the run of \(alias.alias)'s deployment is the same run")
+                }
+                let document = try XHTMLDocument(HTMLReport.render(report))
+                #expect(document.elements.filter { $0.name == "svg" }.count == 2)
+                #expect(document.elements.filter { $0.name == "section" }.count == 2)
+            }
+        }
+    }
+
     @Test func anUnknownDeploymentIsAClearError() async throws {
         try await AppFixture.with { app in
             try await app.withSession { session in
