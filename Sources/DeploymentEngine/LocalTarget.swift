@@ -10,11 +10,13 @@ public final class LocalTarget: TemplateAwareTarget {
     public let stack: ServiceStack
     public let stateDirectory: URL
     let hooks: LifecycleHooks
-    let server: InvokeAPIServer
-    private let hookRequests: AsyncStream<HookRequest>
-    private let hookRequestContinuation: AsyncStream<HookRequest>.Continuation
-    public let hookOutcomes: AsyncStream<HookOutcome>
-    private let hookOutcomeContinuation: AsyncStream<HookOutcome>.Continuation
+    /// The Invoke API, where hooks report: bound at open, served by `run()`. A server stops for good when its
+    /// run ends, so each later run (the next deployment on this target) binds a new one on the same address.
+    private let idleServer: Mutex<InvokeAPIServer?>
+    private let endpoint: (host: String, port: Int)
+    private let region: String
+    private let hookRequests = Relay<HookRequest>()
+    private let outcomes: Relay<HookOutcome>
     /// The deployments this process created: the ones a StopDeployment request can stop here.
     let createdDeployments = Mutex<Set<String>>([])
 
@@ -24,14 +26,19 @@ public final class LocalTarget: TemplateAwareTarget {
         var executionId: String
     }
 
-    private init(stack: ServiceStack, stateDirectory: URL, server: InvokeAPIServer, hooks: LifecycleHooks) {
+    private init(stack: ServiceStack, stateDirectory: URL, server: InvokeAPIServer, hooks: LifecycleHooks, outcomes: Relay<HookOutcome>,
+                 region: String) {
         self.stack = stack
         self.hooks = hooks
         self.stateDirectory = stateDirectory
-        self.server = server
-        (hookRequests, hookRequestContinuation) = AsyncStream<HookRequest>.makeStream()
-        (hookOutcomes, hookOutcomeContinuation) = AsyncStream<HookOutcome>.makeStream()
+        self.idleServer = Mutex(server)
+        self.endpoint = (server.host, server.port)
+        self.outcomes = outcomes
+        self.region = region
     }
+
+    /// Every hook outcome from now on (and those that arrived while nobody read them), for one reader at a time.
+    public var hookOutcomes: AsyncStream<HookOutcome> { outcomes.stream() }
 
     /// Opens the state directory and its time base; functions are loaded from the template by `load`.
     /// - Parameters:
@@ -45,14 +52,17 @@ public final class LocalTarget: TemplateAwareTarget {
                                                 configure: configure)
         let target: LocalTarget
         do {
-            let hooks = LifecycleHooks()
+            let outcomes = Relay<HookOutcome>()
+            let hooks = LifecycleHooks { report in
+                outcomes.send(HookOutcome(deploymentId: report.deploymentId, executionId: report.executionId, succeeded: report.succeeded))
+            }
             let server = try await InvokeAPIServer.bind(host: "127.0.0.1", port: 0, service: stack.service, hooks: hooks)
-            target = LocalTarget(stack: stack, stateDirectory: stateDirectory, server: server, hooks: hooks)
+            target = LocalTarget(stack: stack, stateDirectory: stateDirectory, server: server, hooks: hooks, outcomes: outcomes, region: region)
         } catch {
             await stack.close()
             throw error
         }
-        await stack.service.setEndpoint(target.server.url, region: region)
+        await stack.service.setEndpoint(target.endpointURL, region: region)
         return target
     }
 
@@ -83,10 +93,30 @@ public final class LocalTarget: TemplateAwareTarget {
 
     /// Stops every function process and saves metrics, logs and the time base.
     public func close() async {
-        hookRequestContinuation.finish()
-        hookOutcomeContinuation.finish()
-        await server.closeListener()
+        hookRequests.finish()
+        outcomes.finish()
+        await idleServer.withLock { server in
+            defer { server = nil }
+            return server
+        }?.closeListener()
         await stack.close()
+    }
+
+    private var endpointURL: String { "http://\(endpoint.host):\(endpoint.port)" }
+
+    /// The server this run serves: the one bound at open, or a new one on the same address (functions were
+    /// told its URL); if that address was taken meanwhile, any free port, which functions started from now on learn.
+    private func serverForRun() async -> InvokeAPIServer? {
+        if let server = idleServer.withLock({ server -> InvokeAPIServer? in
+            defer { server = nil }
+            return server
+        }) { return server }
+        if let server = try? await InvokeAPIServer.bind(host: endpoint.host, port: endpoint.port, service: stack.service, hooks: hooks) {
+            return server
+        }
+        guard let server = try? await InvokeAPIServer.bind(host: endpoint.host, port: 0, service: stack.service, hooks: hooks) else { return nil }
+        await stack.service.setEndpoint(server.url, region: region)
+        return server
     }
 
     public func load(_ template: Template) async throws {
@@ -104,24 +134,18 @@ public final class LocalTarget: TemplateAwareTarget {
 
     public func run() async {
         let service = stack.service
-        let server = self.server
-        let hooks = self.hooks
-        let outcomes = hookOutcomeContinuation
+        let server = await serverForRun()
+        let outcomes = self.outcomes
         await withDiscardingTaskGroup { group in
-            group.addTask { try? await server.run() }
+            if let server { group.addTask { try? await server.run() } }
             group.addTask { await service.runEventQueue() }
             group.addTask { await self.stack.metrics.runPeriodicFlush(every: .milliseconds(250)) }
             group.addTask { await self.stack.logs.run(every: .milliseconds(250)) }
             if let clock = self.stack.clock as? StateClock {
                 group.addTask { await clock.runPeriodicCheckpoints() }
             }
-            group.addTask {
-                for await report in hooks.reports {
-                    outcomes.yield(HookOutcome(deploymentId: report.deploymentId, executionId: report.executionId, succeeded: report.succeeded))
-                }
-            }
             var hookFunctions: Set<String> = []
-            for await request in hookRequests {
+            for await request in hookRequests.stream() {
                 hookFunctions.insert(request.function)
                 // CodeDeploy invokes hooks asynchronously; a hook function that fails without reporting fails
                 // the hook at once instead of leaving the deployment waiting for its deadline.
@@ -138,7 +162,7 @@ public final class LocalTarget: TemplateAwareTarget {
                     }
                     guard let failure else { return }
                     // If the hook reported before failing, the executor already has its outcome and ignores this one.
-                    outcomes.yield(HookOutcome(deploymentId: request.deploymentId, executionId: request.executionId, succeeded: false, failure: failure))
+                    outcomes.send(HookOutcome(deploymentId: request.deploymentId, executionId: request.executionId, succeeded: false, failure: failure))
                 }
             }
             group.cancelAll()
@@ -190,7 +214,7 @@ public final class LocalTarget: TemplateAwareTarget {
 
     public func startHook(function: String, deploymentId: String, executionId: String) async throws {
         await hooks.expect(deploymentId: deploymentId, executionId: executionId)
-        hookRequestContinuation.yield(HookRequest(function: function, deploymentId: deploymentId, executionId: executionId))
+        hookRequests.send(HookRequest(function: function, deploymentId: deploymentId, executionId: executionId))
     }
 
     public func finishHooks(deploymentId: String) async {

@@ -121,7 +121,7 @@ struct AlarmTests {
     }
 
     /// One target serving two deployments one after the other (a long-lived host, `shift serve` deploying).
-    @Test(.disabled("crashes the test process: LocalTarget.run() starts InvokeAPIServer.run() again, and NIOAsyncChannel allows one iterator (see the report)"))
+    @Test
     func twoDeploymentsWithHooksOnOneTarget() async throws {
         try await AppFixture.with([.init(name: "Fn", preTraffic: true)]) { app in
             try await app.withSession { session in

@@ -133,18 +133,21 @@ struct ServeCommandTests {
         """, port: serve.port, in: folder)
         #expect(out == "202 True\n")
         let records = folder.appendingPathComponent("records").path
-        var files: [String] = []
+        // The destination function writes the record as it goes: wait until one is there whole.
+        var record: [String: Any]?
         CLI.waitUntil(timeout: 30) {
-            files = (try? FileManager.default.contentsOfDirectory(atPath: records)) ?? []
-            return !files.isEmpty
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: records)) ?? []
+            record = files.lazy.compactMap { file in
+                (try? Data(contentsOf: URL(fileURLWithPath: records + "/" + file))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            }.first
+            return record != nil
         }
-        let file = try #require(files.first, "no destination record arrived; serve stderr: \(serve.stderr)")
-        let record = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: records + "/" + file))) as? [String: Any])
-        let context = try #require(record["requestContext"] as? [String: Any])
+        let received = try #require(record, "no destination record arrived; serve stderr: \(serve.stderr)")
+        let context = try #require(received["requestContext"] as? [String: Any])
         #expect(context["condition"] as? String == "RetriesExhausted")
         #expect(context["approximateInvokeCount"] as? Int == 2)
-        #expect((record["requestPayload"] as? [String: Any])?["job"] as? Int == 42)
-        #expect((record["responseContext"] as? [String: Any])?["functionError"] as? String == "Unhandled")
+        #expect((received["requestPayload"] as? [String: Any])?["job"] as? Int == 42)
+        #expect((received["responseContext"] as? [String: Any])?["functionError"] as? String == "Unhandled")
     }
 
     @Test func metricsAddUpAndStateSurvivesARestart() throws {
@@ -219,7 +222,8 @@ struct ServeCommandTests {
         let children = serve.childPids
         #expect(children.count >= 3)
         #expect(serve.stop() == 0)
-        #expect(children.filter(Self.processExists).isEmpty)
+        // Keepers end what is left under them once they see shift gone: within milliseconds, so a bounded wait.
+        #expect(CLI.waitUntil(timeout: 5) { children.filter(Self.processExists).isEmpty }, "\(children.filter(Self.processExists))")
         #expect(serve.stderr.contains("shift serve: stopped"))
     }
 

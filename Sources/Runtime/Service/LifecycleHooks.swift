@@ -14,11 +14,15 @@ public actor LifecycleHooks {
     private var pending: [String: String] = [:]  // execution id → deployment id
     private var completed: Set<String> = []
     private let continuation: AsyncStream<HookReport>.Continuation
-    /// Every accepted report, in arrival order.
+    private let onReport: (@Sendable (HookReport) -> Void)?
+    /// Every accepted report, in arrival order (unless `onReport` takes them).
     public nonisolated let reports: AsyncStream<HookReport>
 
-    public init() {
+    /// - Parameter onReport: receives every accepted report instead of `reports`, for a consumer that outlives any
+    ///   one iteration (a stream ends for good when the task reading it is cancelled).
+    public init(onReport: (@Sendable (HookReport) -> Void)? = nil) {
         (reports, continuation) = AsyncStream<HookReport>.makeStream()
+        self.onReport = onReport
     }
 
     /// Registers a hook execution a deployment is about to start, and returns its id (a new one unless
@@ -51,7 +55,7 @@ public actor LifecycleHooks {
         pending[executionId] = nil
         completed.insert(executionId)
         let report = HookReport(deploymentId: deploymentId, executionId: executionId, succeeded: status == "Succeeded")
-        continuation.yield(report)
+        if let onReport { onReport(report) } else { continuation.yield(report) }
         return report
     }
 
