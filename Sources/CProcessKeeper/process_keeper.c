@@ -415,6 +415,12 @@ __attribute__((noreturn)) static void zygote(int sock, int lifeline_fd) {
     action.sa_handler = SIG_IGN;
     action.sa_flags = 0;
     sigaction(SIGPIPE, &action, NULL);
+    // shift's own handlers write to its signal pipe: a signal sent to a keeper (a terminal's Ctrl-C reaches the
+    // whole process group) must not reach shift that way. Keepers end with their lifeline, not on a signal.
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    action.sa_handler = SIG_DFL;
+    sigaction(SIGWINCH, &action, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
