@@ -38,7 +38,19 @@ public struct FrontDoorRequest: Sendable {
 
     /// The first value of a header (case-insensitive name).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { Self.equalsIgnoringCase($0.name, name) }?.value
+    }
+
+    /// Header names are ASCII tokens: compared byte by byte, without Foundation's locale-aware comparison.
+    static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        var a = a.utf8.makeIterator(), b = b.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?): if x != y, x | 0x20 != y | 0x20 || !(UInt8(ascii: "a")...UInt8(ascii: "z")).contains(x | 0x20) { return false }
+            default: return false
+            }
+        }
     }
 
     /// Headers grouped case-insensitively under the first spelling seen, values in order.
