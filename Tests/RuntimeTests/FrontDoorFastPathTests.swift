@@ -117,6 +117,16 @@ struct FrontDoorFastPathTests {
         #expect(FrontDoorRequest.equalsIgnoringCase("X-A", "x-a") && !FrontDoorRequest.equalsIgnoringCase("x@", "x`"))
     }
 
+    @Test func requestTimesAndPathsReadAsAPIGatewayWritesThem() {
+        #expect(FrontDoorEvent.clf(1_589_522_469_000) == "15/May/2020:06:01:09 +0000")
+        #expect(FrontDoorEvent.clf(1_703_980_800_999) == "31/Dec/2023:00:00:00 +0000")
+        #expect(FrontDoorEvent.clf(0) == "01/Jan/1970:00:00:00 +0000")
+        let request = FrontDoorRequest(method: "GET", uri: "/caf%C3%A9/x?a=1&b=%20?", headers: [])
+        #expect(request.path == "/caf%C3%A9/x" && request.rawQuery == "a=1&b=%20?")
+        #expect(FrontDoorRequest(method: "GET", uri: "", headers: []).path == "/")
+        #expect(FrontDoorRouteTable.segments(ofRequest: "/caf%C3%A9//x/") == ["café", "x"])
+    }
+
     /// Keys sorted (the last of repeated keys kept), numbers by value.
     static func canonical(_ value: FrontDoorJSON) -> String {
         switch value {

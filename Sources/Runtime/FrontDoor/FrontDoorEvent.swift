@@ -226,8 +226,10 @@ struct FrontDoorEvent {
         guard let contentType else { return false }
         let type = mediaType(contentType)
         if type.hasPrefix("text/") || type.hasSuffix("+json") || type.hasSuffix("+xml") { return true }
-        return ["application/json", "application/javascript", "application/xml", "application/yaml", "application/graphql"].contains(type)
+        return textApplicationTypes.contains(type)
     }
+
+    private static let textApplicationTypes: Set = ["application/json", "application/javascript", "application/xml", "application/yaml", "application/graphql"]
 
     /// Whether a REST API treats this content type as binary (its `BinaryMediaTypes`, with `*` wildcards).
     static func matches(_ contentType: String?, _ mediaTypes: [String]) -> Bool {
@@ -247,15 +249,34 @@ struct FrontDoorEvent {
 
     // MARK: Values
 
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    private static let months: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
-    /// `15/May/2020:06:01:09 +0000`, API Gateway's request time.
+    /// `15/May/2020:06:01:09 +0000`, API Gateway's request time (written byte by byte: it is in every event).
     static func clf(_ milliseconds: Int64) -> String {
         var seconds = time_t(milliseconds / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(two(parts.tm_mday))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+        let year = Int(1900 + parts.tm_year)
+        guard (0...9999).contains(year) else { return "01/Jan/1970:00:00:00 +0000" }
+        return String(unsafeUninitializedCapacity: 26) { out in
+            var at = 0
+            func put(_ byte: UInt8) { out[at] = byte; at += 1 }
+            func two(_ value: Int32) { put(UInt8(ascii: "0") + UInt8(value / 10)); put(UInt8(ascii: "0") + UInt8(value % 10)) }
+            two(parts.tm_mday)
+            put(UInt8(ascii: "/"))
+            for offset in 0..<3 { put(months.utf8Start[Int(parts.tm_mon) * 3 + offset]) }
+            put(UInt8(ascii: "/"))
+            two(Int32(year / 100))
+            two(Int32(year % 100))
+            put(UInt8(ascii: ":"))
+            two(parts.tm_hour)
+            put(UInt8(ascii: ":"))
+            two(parts.tm_min)
+            put(UInt8(ascii: ":"))
+            two(parts.tm_sec)
+            for byte in " +0000".utf8 { put(byte) }
+            return at
+        }
     }
 
     /// A stable six-character resource id per route path, shaped as API Gateway's.

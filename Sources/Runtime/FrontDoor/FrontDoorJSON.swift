@@ -147,15 +147,19 @@ indirect enum FrontDoorJSON {
         private mutating func string() -> String? {
             at += 1
             let start = at
+            var ascii = true
             while at < bytes.count {
                 let byte = bytes[at]
                 if byte == UInt8(ascii: "\"") {
-                    let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
+                    let raw = UnsafeBufferPointer(rebasing: bytes[start..<at])
+                    // ASCII needs no validation (the common case: header names, JSON bodies).
+                    let text = ascii ? String(decoding: raw, as: UTF8.self) : String(validating: raw, as: UTF8.self)
                     at += 1
                     return text
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { return nil }
+                if byte >= 0x80 { ascii = false }
                 at += 1
             }
             // With escapes: decode into bytes.

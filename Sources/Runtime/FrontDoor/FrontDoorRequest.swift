@@ -26,13 +26,13 @@ public struct FrontDoorRequest: Sendable {
 
     /// The path, without the query.
     public var path: String {
-        guard let mark = uri.firstIndex(of: "?") else { return uri.isEmpty ? "/" : uri }
+        guard let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return uri.isEmpty ? "/" : uri }
         return String(uri[..<mark])
     }
 
     /// The query as sent, without `?` (`""` when there is none).
     public var rawQuery: String {
-        guard let mark = uri.firstIndex(of: "?") else { return "" }
+        guard let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
         return String(uri[uri.index(after: mark)...])
     }
 
