@@ -68,7 +68,10 @@ public final class FrontDoorServer: Sendable {
                 try await withThrowingDiscardingTaskGroup { group in
                     try await listener.executeThenClose { connections in
                         for try await connection in connections {
-                            group.addTask { await self.serve(connection) }
+                            // On the connection's own event loop: each request's read, its invocation's steps and its
+                            // write stay on one thread instead of crossing to the global pool and back (measured: about
+                            // 5-10 % less CPU per request than on the pool, and a lower p50 at 1 connection).
+                            group.addTask(executorPreference: EventLoopTaskExecutor(connection.channel.eventLoop)) { await self.serve(connection) }
                         }
                     }
                 }
