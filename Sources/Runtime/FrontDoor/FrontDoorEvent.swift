@@ -224,29 +224,59 @@ struct FrontDoorEvent {
     /// anything else (no type included) is base64-encoded.
     static func isText(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type = mediaType(contentType)
         if type.hasPrefix("text/") || type.hasSuffix("+json") || type.hasSuffix("+xml") { return true }
-        return ["application/json", "application/javascript", "application/xml", "application/yaml", "application/graphql"].contains(type)
+        return textApplicationTypes.contains(type)
     }
+
+    private static let textApplicationTypes: Set = ["application/json", "application/javascript", "application/xml", "application/yaml", "application/graphql"]
 
     /// Whether a REST API treats this content type as binary (its `BinaryMediaTypes`, with `*` wildcards).
     static func matches(_ contentType: String?, _ mediaTypes: [String]) -> Bool {
         guard let contentType, !mediaTypes.isEmpty else { return false }
-        let type = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let type = mediaType(contentType)
         return mediaTypes.contains { FrontDoorRouteTable.glob($0.lowercased(), matches: type) }
+    }
+
+    /// `type/subtype` of a `Content-Type`, lower-cased, without its parameters or surrounding blanks.
+    static func mediaType(_ contentType: String) -> String {
+        let utf8 = contentType.utf8
+        let end = utf8.firstIndex(of: UInt8(ascii: ";")) ?? utf8.endIndex
+        var type = utf8[..<end].drop { $0 == 0x20 || $0 == 0x09 }
+        while let last = type.last, last == 0x20 || last == 0x09 { type = type.dropLast() }
+        return String(decoding: type, as: UTF8.self).lowercased()
     }
 
     // MARK: Values
 
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    private static let months: StaticString = "JanFebMarAprMayJunJulAugSepOctNovDec"
 
-    /// `15/May/2020:06:01:09 +0000`, API Gateway's request time.
+    /// `15/May/2020:06:01:09 +0000`, API Gateway's request time (written byte by byte: it is in every event).
     static func clf(_ milliseconds: Int64) -> String {
         var seconds = time_t(milliseconds / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(two(parts.tm_mday))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) +0000"
+        let year = Int(1900 + parts.tm_year)
+        guard (0...9999).contains(year) else { return "01/Jan/1970:00:00:00 +0000" }
+        return String(unsafeUninitializedCapacity: 26) { out in
+            var at = 0
+            func put(_ byte: UInt8) { out[at] = byte; at += 1 }
+            func two(_ value: Int32) { put(UInt8(ascii: "0") + UInt8(value / 10)); put(UInt8(ascii: "0") + UInt8(value % 10)) }
+            two(parts.tm_mday)
+            put(UInt8(ascii: "/"))
+            for offset in 0..<3 { put(months.utf8Start[Int(parts.tm_mon) * 3 + offset]) }
+            put(UInt8(ascii: "/"))
+            two(Int32(year / 100))
+            two(Int32(year % 100))
+            put(UInt8(ascii: ":"))
+            two(parts.tm_hour)
+            put(UInt8(ascii: ":"))
+            two(parts.tm_min)
+            put(UInt8(ascii: ":"))
+            two(parts.tm_sec)
+            for byte in " +0000".utf8 { put(byte) }
+            return at
+        }
     }
 
     /// A stable six-character resource id per route path, shaped as API Gateway's.
@@ -344,19 +374,36 @@ struct JSONBuffer {
 
     private mutating func quote(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
+        var text = text
+        text.withUTF8 { utf8 in
+            // Runs of plain bytes are copied whole; only the few that JSON escapes are written one by one.
+            var start = 0
+            for at in utf8.indices {
+                let byte = utf8[at]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<at]))
+                escape(byte)
+                start = at + 1
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func escape(_ byte: UInt8) {
+        bytes.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+        case 0x0A: bytes.append(UInt8(ascii: "n"))
+        case 0x0D: bytes.append(UInt8(ascii: "r"))
+        case 0x09: bytes.append(UInt8(ascii: "t"))
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            bytes.append(UInt8(ascii: "u"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(UInt8(ascii: "0"))
+            bytes.append(hex.utf8Start[Int(byte >> 4)])
+            bytes.append(hex.utf8Start[Int(byte & 0xF)])
+        }
     }
 }

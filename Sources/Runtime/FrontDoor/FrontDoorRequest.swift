@@ -26,19 +26,31 @@ public struct FrontDoorRequest: Sendable {
 
     /// The path, without the query.
     public var path: String {
-        guard let mark = uri.firstIndex(of: "?") else { return uri.isEmpty ? "/" : uri }
+        guard let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return uri.isEmpty ? "/" : uri }
         return String(uri[..<mark])
     }
 
     /// The query as sent, without `?` (`""` when there is none).
     public var rawQuery: String {
-        guard let mark = uri.firstIndex(of: "?") else { return "" }
+        guard let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?")) else { return "" }
         return String(uri[uri.index(after: mark)...])
     }
 
     /// The first value of a header (case-insensitive name).
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        headers.first { Self.equalsIgnoringCase($0.name, name) }?.value
+    }
+
+    /// Header names are ASCII tokens: compared byte by byte, without Foundation's locale-aware comparison.
+    static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
+        var a = a.utf8.makeIterator(), b = b.utf8.makeIterator()
+        while true {
+            switch (a.next(), b.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?): if x != y, x | 0x20 != y | 0x20 || !(UInt8(ascii: "a")...UInt8(ascii: "z")).contains(x | 0x20) { return false }
+            default: return false
+            }
+        }
     }
 
     /// Headers grouped case-insensitively under the first spelling seen, values in order.

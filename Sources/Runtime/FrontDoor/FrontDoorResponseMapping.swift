@@ -4,49 +4,48 @@ import Foundation
 /// would send; nil when AWS would answer 502 (a response it cannot read).
 enum FrontDoorResponseMapping {
     static func map(_ payload: [UInt8], kind: FrontDoorRoute.Kind) -> FrontDoorResponse? {
-        let parsed = try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])
+        let parsed = FrontDoorJSON.parse(payload)
         switch kind {
         case .httpApi(.v2), .functionUrl:
             guard let parsed else { return nil }
-            guard let object = parsed as? [String: Any], object["statusCode"] != nil else {
+            guard case .object = parsed, parsed["statusCode"] != nil else {
                 // Payload 2.0's shortcut: any other valid JSON is a 200 with that JSON as the body (a bare string as its text).
-                let body = (parsed as? String).map { Array($0.utf8) } ?? payload
+                let body: [UInt8]
+                if case .string(let text) = parsed { body = Array(text.utf8) } else { body = payload }
                 return FrontDoorResponse(status: 200, headers: [("Content-Type", "application/json")], body: body)
             }
-            return structured(object, cookies: true)
+            return structured(parsed, cookies: true)
         case .restApi, .httpApi(.v1), .loadBalancer:
-            guard let object = parsed as? [String: Any] else { return nil }
-            return structured(object, cookies: false)
+            guard let parsed, case .object = parsed else { return nil }
+            return structured(parsed, cookies: false)
         }
     }
 
     /// `statusCode`, `headers`, `multiValueHeaders`, (2.0) `cookies`, `body`, `isBase64Encoded`.
-    private static func structured(_ object: [String: Any], cookies: Bool) -> FrontDoorResponse? {
+    private static func structured(_ object: FrontDoorJSON, cookies: Bool) -> FrontDoorResponse? {
         guard let status = integer(object["statusCode"]), (100...599).contains(status) else { return nil }
         var headers: [(name: String, value: String)] = []
         var named: Set<String> = []
-        if let multi = object["multiValueHeaders"] as? [String: Any] {
-            for (name, values) in multi.sorted(by: { $0.key < $1.key }) {
-                guard let list = values as? [Any] else { return nil }
+        if let multi = object["multiValueHeaders"], !multi.isNull {
+            guard let members = multi.sortedMembers else { return nil }
+            for (name, values) in members {
+                guard case .array(let list) = values else { return nil }
                 for value in list { headers.append((name, text(value))) }
                 named.insert(name.lowercased())
             }
-        } else if object["multiValueHeaders"] != nil, !(object["multiValueHeaders"] is NSNull) {
-            return nil
         }
-        if let single = object["headers"] as? [String: Any] {
+        if let single = object["headers"], !single.isNull {
+            guard let members = single.sortedMembers else { return nil }
             // `headers` and `multiValueHeaders` merge; a name in both keeps the multi-value list, as API Gateway does.
-            for (name, value) in single.sorted(by: { $0.key < $1.key }) where !named.contains(name.lowercased()) {
+            for (name, value) in members where named.isEmpty || !named.contains(name.lowercased()) {
                 headers.append((name, text(value)))
             }
-        } else if object["headers"] != nil, !(object["headers"] is NSNull) {
-            return nil
         }
-        if cookies, let list = object["cookies"] as? [Any] {
+        if cookies, case .array(let list)? = object["cookies"] {
             for cookie in list { headers.append(("Set-Cookie", text(cookie))) }
         }
         var body: [UInt8] = []
-        if let value = object["body"], !(value is NSNull) {
+        if let value = object["body"], !value.isNull {
             let string = text(value)
             if bool(object["isBase64Encoded"]) {
                 guard let data = Data(base64Encoded: string, options: .ignoreUnknownCharacters) else { return nil }
@@ -55,30 +54,46 @@ enum FrontDoorResponseMapping {
                 body = Array(string.utf8)
             }
         }
-        if cookies, !headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+        if cookies, !headers.contains(where: { FrontDoorRequest.equalsIgnoringCase($0.name, "content-type") }) {
             headers.append(("Content-Type", "application/json"))
         }
         return FrontDoorResponse(status: status, headers: headers, body: body)
     }
 
-    private static func integer(_ value: Any?) -> Int? {
-        if let number = value as? NSNumber, !(value is Bool) { return number.intValue }
-        if let text = value as? String { return Int(text) }
-        return nil
-    }
-
-    private static func bool(_ value: Any?) -> Bool {
-        if let flag = value as? Bool { return flag }
-        if let number = value as? NSNumber { return number.boolValue }
-        if let text = value as? String { return text.lowercased() == "true" }
-        return false
-    }
-
-    private static func text(_ value: Any) -> String {
+    private static func integer(_ value: FrontDoorJSON?) -> Int? {
         switch value {
-        case let string as String: string
-        case let number as NSNumber: number.stringValue
-        default: "\(value)"
+        case .number(let literal)?: Int(literal) ?? Double(literal).flatMap { Int(exactly: $0.rounded(.towardZero)) }
+        case .string(let text)?: Int(text)
+        default: nil
         }
+    }
+
+    private static func bool(_ value: FrontDoorJSON?) -> Bool {
+        switch value {
+        case .bool(let flag)?: flag
+        case .number(let literal)?: (Double(literal) ?? 0) != 0
+        case .string(let text)?: text.lowercased() == "true"
+        default: false
+        }
+    }
+
+    /// A value as header or body text: strings as they are, anything else as its JSON.
+    private static func text(_ value: FrontDoorJSON) -> String {
+        switch value {
+        case .string(let string): return string
+        case .number(let literal):
+            // As Foundation prints the number it read: `200`, `1.5`, `1000` for `1e3`.
+            if let integer = Int64(literal) { return String(integer) }
+            return Double(literal).map { NSNumber(value: $0).stringValue } ?? literal
+        case .bool(let flag): return flag ? "true" : "false"
+        case .null: return "null"
+        case .array(let elements): return "[" + elements.map(json).joined(separator: ",") + "]"
+        case .object(let members): return "{" + members.map { JSON.quote($0.key) + ":" + json($0.value) }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func json(_ value: FrontDoorJSON) -> String {
+        if case .string(let string) = value { return JSON.quote(string) }
+        return text(value)
     }
 }

@@ -91,7 +91,7 @@ public struct FrontDoorRouteTable: Sendable {
     }
 
     private func functionURL(forHost host: String) -> FrontDoorRoute? {
-        guard let dot = host.firstIndex(of: "."), dot > host.startIndex else { return nil }
+        guard let dot = host.utf8.firstIndex(of: UInt8(ascii: ".")), dot > host.startIndex else { return nil }
         let label = host[..<dot].lowercased()
         return entries.first { $0.route.kind == .functionUrl && $0.route.function.lowercased() == label }?.route
     }
@@ -153,7 +153,8 @@ public struct FrontDoorRouteTable: Sendable {
     /// The request path's segments, percent-decoded (a trailing slash adds none).
     static func segments(ofRequest path: String) -> [String] {
         path.split(separator: "/", omittingEmptySubsequences: true).map { part in
-            part.contains("%") ? (String(part).removingPercentEncoding ?? String(part)) : String(part)
+            // Byte-wise: `contains("%")` on a substring is Foundation's locale-aware search.
+            part.utf8.contains(UInt8(ascii: "%")) ? (String(part).removingPercentEncoding ?? String(part)) : String(part)
         }
     }
 

@@ -36,7 +36,7 @@ public struct FrontDoorRouter: Sendable {
         if oversizedBodyBytes != nil || request.body.count > limit {
             return isLoadBalancer ? FrontDoorResponse(status: 413) : .gatewayMessage(413, "Request Entity Too Large")
         }
-        let requestId = UUID().uuidString.lowercased()
+        let requestId = Self.requestId()
         let event = FrontDoorEvent(request: request, match: match, accountId: accountId, region: region, requestId: requestId).encoded()
         if event.count > LocalRuntime.maximumRequestBytes {
             return isLoadBalancer ? FrontDoorResponse(status: 413) : .gatewayMessage(413, "Request Entity Too Large")
@@ -51,7 +51,7 @@ public struct FrontDoorRouter: Sendable {
         } catch {
             return failure("could not be invoked: \(error)")
         }
-        let where_ = "\(route.function):\(response.executedVersion ?? "$LATEST")"
+        var where_: String { "\(route.function):\(response.executedVersion ?? "$LATEST")" }
         if response.functionError != nil {
             let (type, message) = JSON.errorFields(response.payload)
             return failure("\(where_) failed: \(type ?? "Unhandled"): \(message ?? String(decoding: response.payload.prefix(500), as: UTF8.self))")
@@ -63,6 +63,28 @@ public struct FrontDoorRouter: Sendable {
         // Not an AWS header: shows which version of a weighted alias served the request.
         if let version = response.executedVersion { mapped.headers.append(("X-Shift-Executed-Version", version)) }
         return mapped
+    }
+
+    /// A random (version 4) UUID in lower case, as API Gateway's request ids: formatted by hand, without
+    /// Foundation's `UUID` and a lower-cased copy of its string.
+    static func requestId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high: UInt64 = generator.next() & ~0xF000 | 0x4000
+        let low: UInt64 = generator.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
+        let hex: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            var at = 0
+            for nibble in 0..<32 {
+                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                    buffer[at] = UInt8(ascii: "-")
+                    at += 1
+                }
+                let word = nibble < 16 ? high : low
+                buffer[at] = hex.utf8Start[Int(word >> UInt64(60 - 4 * (nibble % 16)) & 0xF)]
+                at += 1
+            }
+            return at
+        }
     }
 
     /// Invokes through the route's alias; before the first deploy made that alias, through `$LATEST`.
