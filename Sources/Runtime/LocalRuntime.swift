@@ -91,10 +91,13 @@ public actor LocalRuntime {
     private var starting = 0
     private var limits: ConcurrencyLimits
     private var isShutDown = false
+    /// The loops of `options.eventLoopGroup`, to tell whether the caller runs on one of them.
+    private let loops: Set<ObjectIdentifier>
 
     public init(options: Options = Options()) throws {
         self.options = options
         self.limits = ConcurrencyLimits(accountLimit: options.maximumConcurrency)
+        self.loops = Set(options.eventLoopGroup.makeIterator().map { ObjectIdentifier($0) })
         let temp = FileManager.default.temporaryDirectory.path
         let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
         self.bootstrapDirectory = try Self.writeBootstraps(into: cache)
@@ -276,7 +279,15 @@ public actor LocalRuntime {
         configurations[key] = config
         environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
         let plan = try await plan(for: config)
-        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable && $0.config == config }) {
+        // An environment on the caller's own event loop first: the event, the answer and the caller's reply
+        // then stay on one thread (with `EventLoopExecutor` installed, the caller runs on the loop of its connection).
+        let here = currentLoop
+        var warm: ExecutionEnvironment?
+        for environment in environments[key] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
+            warm = environment
+            if here == nil || environment.broker.loop === here { break }
+        }
+        if let warm {
             busy.insert(warm.id)
             return (warm, plan.warnings)
         }
@@ -286,7 +297,7 @@ public actor LocalRuntime {
         defer { starting -= 1 }
         let environment = try await ExecutionEnvironment.start(
             config: config, plan: plan, workDirectory: workDirectory,
-            loop: options.eventLoopGroup.next(), options: options)
+            loop: here ?? options.eventLoopGroup.next(), options: options)
         if isShutDown {
             await environment.shutdown()
             throw RuntimeError(.shutDown, "The local runtime shut down while \(config.functionName) was starting.")
@@ -312,6 +323,12 @@ public actor LocalRuntime {
             environments[key]?.removeAll { $0 === environment }
             lastUsed[environment.id] = nil
         }
+    }
+
+    /// The event loop of `options.eventLoopGroup` this code runs on, if any.
+    private var currentLoop: (any EventLoop)? {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(loop)) else { return nil }
+        return loop
     }
 
     /// Keeps at most `limit` environments (plus those starting) by ending the least recently used idle ones.

@@ -7,7 +7,10 @@ import TemplateModel
 
 /// The entry point both executables (`shift` and `shiftctl`) call: one program under two names.
 public enum ShiftCommandLine {
-    public static func main() async { await Shift.main() }
+    public static func main() async {
+        EventLoopExecutor.install()
+        await Shift.main()
+    }
 }
 
 struct Shift: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runtime
 
 /// `shift-bench`: measured figures the issues ask for, as medians of repeated runs in one process, each beside its floor.
 @main
@@ -8,6 +9,22 @@ struct Bench: AsyncParsableCommand {
         commandName: "shift-bench",
         abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API, the judgement.",
         subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self, BenchFrontDoor.self])
+
+    /// As `shift` runs: Swift concurrency on the event loops (see `EventLoopExecutor`).
+    static func main() async {
+        let installed = EventLoopExecutor.install()
+        if ProcessInfo.processInfo.environment["SHIFT_BENCH_DEBUG"] != nil { FileHandle.standardError.write(Data("event loops as the global executor: \(installed)\n".utf8)) }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Timing helpers shared by the benchmarks.

@@ -95,6 +95,8 @@ enum Wrk {
         var p50: Double
         var rate: Double
         var non2xx: Int
+        /// Microseconds.
+        var p99: Double = 0
     }
 
     static func us(_ value: Double) -> String { String(format: "%.0f µs", value) }
@@ -107,12 +109,16 @@ enum Wrk {
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let data = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
+        // On a thread of its own: a blocking read on a task would hold one of the event loops the servers run on.
+        let data = await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }.start()
+        }
         let text = String(decoding: data, as: UTF8.self)
         var result = Result(p50: 0, rate: 0, non2xx: 0)
         for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if line.hasPrefix("50%"), fields.count >= 2 { result.p50 = microseconds(String(fields[1])) }
+            if line.hasPrefix("99%"), fields.count >= 2 { result.p99 = microseconds(String(fields[1])) }
             if line.hasPrefix("Requests/sec:"), fields.count >= 2 { result.rate = Double(fields[1]) ?? 0 }
             if line.hasPrefix("Non-2xx or 3xx responses:"), let last = fields.last { result.non2xx = Int(last) ?? 0 }
         }
