@@ -89,6 +89,8 @@ public actor LocalRuntime {
     private var lastUsed: [String: UInt64] = [:]
     private var useCounter: UInt64 = 0
     private var starting = 0
+    /// Environments starting, by the loop they will run on.
+    private var startingOn: [ObjectIdentifier: Int] = [:]
     private var limits: ConcurrencyLimits
     private var isShutDown = false
     /// The loops of `options.eventLoopGroup`, to tell whether the caller runs on one of them.
@@ -293,11 +295,15 @@ public actor LocalRuntime {
         }
         guard !isShutDown else { throw RuntimeError(.shutDown, "The local runtime is shutting down; \(config.functionName) was not started.") }
         evictIdleEnvironments(keeping: options.maximumConcurrency - 1)
+        let loop = loopForNewEnvironment(of: key, preferring: here)
         starting += 1
-        defer { starting -= 1 }
+        startingOn[ObjectIdentifier(loop), default: 0] += 1
+        defer {
+            starting -= 1
+            startingOn[ObjectIdentifier(loop), default: 1] -= 1
+        }
         let environment = try await ExecutionEnvironment.start(
-            config: config, plan: plan, workDirectory: workDirectory,
-            loop: here ?? options.eventLoopGroup.next(), options: options)
+            config: config, plan: plan, workDirectory: workDirectory, loop: loop, options: options)
         if isShutDown {
             await environment.shutdown()
             throw RuntimeError(.shutDown, "The local runtime shut down while \(config.functionName) was starting.")
@@ -323,6 +329,18 @@ public actor LocalRuntime {
             environments[key]?.removeAll { $0 === environment }
             lastUsed[environment.id] = nil
         }
+    }
+
+    /// The loop with the fewest environments of `key` (and starting ones of any function), the caller's own on
+    /// a tie: a function's environments spread over every core, and a single caller finds its environment on its own loop.
+    private func loopForNewEnvironment(of key: EnvironmentKey, preferring here: (any EventLoop)?) -> any EventLoop {
+        var counts = startingOn
+        for environment in environments[key] ?? [] where environment.isAvailable { counts[ObjectIdentifier(environment.broker.loop), default: 0] += 1 }
+        var best = here ?? options.eventLoopGroup.next()
+        for loop in options.eventLoopGroup.makeIterator() where counts[ObjectIdentifier(loop), default: 0] < counts[ObjectIdentifier(best), default: 0] {
+            best = loop
+        }
+        return best
     }
 
     /// The event loop of `options.eventLoopGroup` this code runs on, if any.
