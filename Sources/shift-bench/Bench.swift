@@ -12,8 +12,7 @@ struct Bench: AsyncParsableCommand {
 
     /// As `shift` runs: Swift concurrency on the event loops (see `EventLoopExecutor`).
     static func main() async {
-        let installed = EventLoopExecutor.install()
-        if ProcessInfo.processInfo.environment["SHIFT_BENCH_DEBUG"] != nil { FileHandle.standardError.write(Data("event loops as the global executor: \(installed)\n".utf8)) }
+        EventLoopExecutor.install()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
