@@ -283,7 +283,7 @@ public actor LocalRuntime {
         let plan = try await plan(for: config)
         // An environment on the caller's own event loop first: the event, the answer and the caller's reply
         // then stay on one thread (with `EventLoopExecutor` installed, the caller runs on the loop of its connection).
-        let here = currentLoop
+        let here = Self.callerLoop.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil } ?? currentLoop
         var warm: ExecutionEnvironment?
         for environment in environments[key] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
             warm = environment
@@ -342,6 +342,11 @@ public actor LocalRuntime {
         }
         return best
     }
+
+    /// The event loop of the connection an invocation came in on, set by the server around the request: its
+    /// environment is looked for (and started) there first. The thread an actor runs on says less: under load
+    /// an actor runs its callers' work on whichever loop holds it, which would pull every environment onto one.
+    @TaskLocal static var callerLoop: (any EventLoop)?
 
     /// The event loop of `options.eventLoopGroup` this code runs on, if any.
     private var currentLoop: (any EventLoop)? {

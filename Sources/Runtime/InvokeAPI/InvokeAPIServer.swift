@@ -114,7 +114,7 @@ public final class InvokeAPIServer: Sendable {
                             let bytes = received <= limit ? body.readBytes(length: body.readableBytes) ?? [] : []
                             let apiRequest = InvokeAPIRequest(method: request.method.rawValue, uri: request.uri, headers: headers, body: bytes,
                                                               oversizedBodyBytes: received > limit ? received : nil)
-                            let response = await router.respond(to: apiRequest)
+                            let response = await LocalRuntime.$callerLoop.withValue(channel.eventLoop) { await router.respond(to: apiRequest) }
                             let keepAlive = request.isKeepAlive && !Task.isCancelled
                             try await write(response, version: request.version, keepAlive: keepAlive, to: outbound, allocator: channel.allocator)
                             if !keepAlive { return }
