@@ -281,9 +281,9 @@ public actor LocalRuntime {
         configurations[key] = config
         environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
         let plan = try await plan(for: config)
-        // An environment on the caller's own event loop first: the event, the answer and the caller's reply
-        // then stay on one thread (with `EventLoopExecutor` installed, the caller runs on the loop of its connection).
-        let here = Self.callerLoop.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil } ?? currentLoop
+        // An environment on the caller's own event loop first (its connection's, see `callerLoop`): the event, the
+        // answer and the reply to the caller are then written from one thread.
+        let here = Self.callerLoop.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil }
         var warm: ExecutionEnvironment?
         for environment in environments[key] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
             warm = environment
@@ -344,15 +344,8 @@ public actor LocalRuntime {
     }
 
     /// The event loop of the connection an invocation came in on, set by the server around the request: its
-    /// environment is looked for (and started) there first. The thread an actor runs on says less: under load
-    /// an actor runs its callers' work on whichever loop holds it, which would pull every environment onto one.
+    /// environment is looked for (and started, on a tie) there first.
     @TaskLocal static var callerLoop: (any EventLoop)?
-
-    /// The event loop of `options.eventLoopGroup` this code runs on, if any.
-    private var currentLoop: (any EventLoop)? {
-        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(loop)) else { return nil }
-        return loop
-    }
 
     /// Keeps at most `limit` environments (plus those starting) by ending the least recently used idle ones.
     private func evictIdleEnvironments(keeping limit: Int) {

@@ -7,13 +7,7 @@ import TemplateModel
 
 /// The entry point both executables (`shift` and `shiftctl`) call: one program under two names.
 public enum ShiftCommandLine {
-    public static func main() async {
-        // `serve` runs Swift concurrency on the event loops (the warm invoke path, see `EventLoopExecutor`). Not
-        // `deploy` yet: with its replayed traffic and judgement on the loops, a judged canary stalled for a minute
-        // (JudgementEndToEndTests); until that is understood it keeps the cooperative pool.
-        if CommandLine.arguments.dropFirst().first(where: { !$0.hasPrefix("-") }) == "serve" { EventLoopExecutor.install() }
-        await Shift.main()
-    }
+    public static func main() async { await Shift.main() }
 }
 
 struct Shift: AsyncParsableCommand {

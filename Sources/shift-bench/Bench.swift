@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Runtime
 
 /// `shift-bench`: measured figures the issues ask for, as medians of repeated runs in one process, each beside its floor.
 @main
@@ -9,21 +8,6 @@ struct Bench: AsyncParsableCommand {
         commandName: "shift-bench",
         abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API, the judgement.",
         subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self, BenchFrontDoor.self])
-
-    /// As `shift` runs: Swift concurrency on the event loops (see `EventLoopExecutor`).
-    static func main() async {
-        EventLoopExecutor.install()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
-    }
 }
 
 /// Timing helpers shared by the benchmarks.

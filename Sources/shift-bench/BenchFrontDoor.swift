@@ -109,10 +109,7 @@ enum Wrk {
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // On a thread of its own: a blocking read on a task would hold one of the event loops the servers run on.
-        let data = await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }.start()
-        }
+        let data = await Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }.value
         let text = String(decoding: data, as: UTF8.self)
         var result = Result(p50: 0, rate: 0, non2xx: 0)
         for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
