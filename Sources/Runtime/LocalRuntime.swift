@@ -89,12 +89,17 @@ public actor LocalRuntime {
     private var lastUsed: [String: UInt64] = [:]
     private var useCounter: UInt64 = 0
     private var starting = 0
+    /// Environments starting, by the loop they will run on.
+    private var startingOn: [ObjectIdentifier: Int] = [:]
     private var limits: ConcurrencyLimits
     private var isShutDown = false
+    /// The loops of `options.eventLoopGroup`, to tell whether the caller runs on one of them.
+    private let loops: Set<ObjectIdentifier>
 
     public init(options: Options = Options()) throws {
         self.options = options
         self.limits = ConcurrencyLimits(accountLimit: options.maximumConcurrency)
+        self.loops = Set(options.eventLoopGroup.makeIterator().map { ObjectIdentifier($0) })
         let temp = FileManager.default.temporaryDirectory.path
         let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
         self.bootstrapDirectory = try Self.writeBootstraps(into: cache)
@@ -276,17 +281,29 @@ public actor LocalRuntime {
         configurations[key] = config
         environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
         let plan = try await plan(for: config)
-        if let warm = environments[key]?.first(where: { !busy.contains($0.id) && $0.isAvailable && $0.config == config }) {
+        // An environment on the caller's own event loop first (its connection's, see `callerLoop`): the event, the
+        // answer and the reply to the caller are then written from one thread.
+        let here = Self.callerLoop.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil }
+        var warm: ExecutionEnvironment?
+        for environment in environments[key] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
+            warm = environment
+            if here == nil || environment.broker.loop === here { break }
+        }
+        if let warm {
             busy.insert(warm.id)
             return (warm, plan.warnings)
         }
         guard !isShutDown else { throw RuntimeError(.shutDown, "The local runtime is shutting down; \(config.functionName) was not started.") }
         evictIdleEnvironments(keeping: options.maximumConcurrency - 1)
+        let loop = loopForNewEnvironment(of: key, preferring: here)
         starting += 1
-        defer { starting -= 1 }
+        startingOn[ObjectIdentifier(loop), default: 0] += 1
+        defer {
+            starting -= 1
+            startingOn[ObjectIdentifier(loop), default: 1] -= 1
+        }
         let environment = try await ExecutionEnvironment.start(
-            config: config, plan: plan, workDirectory: workDirectory,
-            loop: options.eventLoopGroup.next(), options: options)
+            config: config, plan: plan, workDirectory: workDirectory, loop: loop, options: options)
         if isShutDown {
             await environment.shutdown()
             throw RuntimeError(.shutDown, "The local runtime shut down while \(config.functionName) was starting.")
@@ -313,6 +330,22 @@ public actor LocalRuntime {
             lastUsed[environment.id] = nil
         }
     }
+
+    /// The loop with the fewest environments of `key` (and starting ones of any function), the caller's own on
+    /// a tie: a function's environments spread over every core, and a single caller finds its environment on its own loop.
+    private func loopForNewEnvironment(of key: EnvironmentKey, preferring here: (any EventLoop)?) -> any EventLoop {
+        var counts = startingOn
+        for environment in environments[key] ?? [] where environment.isAvailable { counts[ObjectIdentifier(environment.broker.loop), default: 0] += 1 }
+        var best = here ?? options.eventLoopGroup.next()
+        for loop in options.eventLoopGroup.makeIterator() where counts[ObjectIdentifier(loop), default: 0] < counts[ObjectIdentifier(best), default: 0] {
+            best = loop
+        }
+        return best
+    }
+
+    /// The event loop of the connection an invocation came in on, set by the server around the request: its
+    /// environment is looked for (and started, on a tie) there first.
+    @TaskLocal static var callerLoop: (any EventLoop)?
 
     /// Keeps at most `limit` environments (plus those starting) by ending the least recently used idle ones.
     private func evictIdleEnvironments(keeping limit: Int) {

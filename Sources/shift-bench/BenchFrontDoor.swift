@@ -123,6 +123,8 @@ enum Wrk {
         var requests = 0
         /// Microseconds of this process's CPU time per request, when measured.
         var cpuPerRequest: Double = 0
+        /// Microseconds.
+        var p99: Double = 0
     }
 
     static func us(_ value: Double) -> String { String(format: "%.0f µs", value) }
@@ -156,6 +158,7 @@ enum Wrk {
         for line in text.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if line.hasPrefix("50%"), fields.count >= 2 { result.p50 = microseconds(String(fields[1])) }
+            if line.hasPrefix("99%"), fields.count >= 2 { result.p99 = microseconds(String(fields[1])) }
             if line.hasPrefix("Requests/sec:"), fields.count >= 2 { result.rate = Double(fields[1]) ?? 0 }
             if fields.count >= 3, fields[1] == "requests", fields[2] == "in" { result.requests = Int(fields[0]) ?? 0 }
             if line.hasPrefix("Non-2xx or 3xx responses:"), let last = fields.last { result.non2xx = Int(last) ?? 0 }

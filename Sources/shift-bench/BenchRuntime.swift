@@ -27,7 +27,7 @@ struct BenchRuntime: AsyncParsableCommand {
         let python = try write(root + "/py", "app.py", "def handler(event, context):\n    return event\n")
         let node = try write(root + "/node", "index.js", "exports.handler = async (event) => event;\n")
         let cDir = try write(root + "/c", "bootstrap.c", Self.cBootstrap)
-        let cc = try runCommand("/bin/sh", ["-c", "cc -O2 -o '\(cDir)/bootstrap' '\(cDir)/bootstrap.c'"])
+        let cc = try Self.runCommand("/bin/sh", ["-c", "cc -O2 -o '\(cDir)/bootstrap' '\(cDir)/bootstrap.c'"])
         guard cc.status == 0 else { throw ValidationError("cc failed: \(cc.output)") }
 
         var options = LocalRuntime.Options()
@@ -45,8 +45,8 @@ struct BenchRuntime: AsyncParsableCommand {
         for warning in pyWarnings + jsWarnings { print("note: \(warning)") }
 
         // Bare interpreter starts, through the same resolved interpreters the runtime uses.
-        let pythonPath = try runCommand("/bin/sh", ["-c", "python3 -c 'import sys;print(sys.executable)'"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
-        let nodePath = try runCommand("/bin/sh", ["-c", "node -p process.execPath"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pythonPath = try Self.runCommand("/bin/sh", ["-c", "python3 -c 'import sys;print(sys.executable)'"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let nodePath = try Self.runCommand("/bin/sh", ["-c", "node -p process.execPath"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
         // Cold starts (a new version each time, so a new environment each time), interleaved with
         // the bare interpreter starts they are compared with, so both see the same machine load.
         var bare: [String: [Double]] = [:]
@@ -60,7 +60,7 @@ struct BenchRuntime: AsyncParsableCommand {
                 ("C", c, "/bin/true", []),
             ]
             for (name, base, interpreter, args) in pairs {
-                let bareMs = try timeSpawn(interpreter, args)
+                let bareMs = try Self.timeSpawn(interpreter, args)
                 var fresh = base
                 fresh.version = "\(i + 1)"
                 let start = ContinuousClock.now
@@ -74,7 +74,7 @@ struct BenchRuntime: AsyncParsableCommand {
                 coldInit[name, default: []].append(Measure.milliseconds(result.initDuration ?? .zero))
                 extra[name, default: []].append(wall - bareMs)
             }
-            bare["python+site", default: []].append(try timeSpawn(pythonPath, ["-c", "pass"]))
+            bare["python+site", default: []].append(try Self.timeSpawn(pythonPath, ["-c", "pass"]))
         }
         for name in ["bench-py", "bench-node", "bench-c"] { await runtime.shutdownEnvironments(of: name) }
 
@@ -139,18 +139,18 @@ struct BenchRuntime: AsyncParsableCommand {
     }
 
     /// Spawns and reaps with a blocking waitpid (no polling), returning milliseconds.
-    private func timeSpawn(_ path: String, _ args: [String]) throws -> Double {
+    static func timeSpawn(_ path: String, _ args: [String]) throws -> Double {
         let start = ContinuousClock.now
         let status = try spawnAndWait(path, args, captureOutput: false).status
         guard status == 0 else { throw ValidationError("\(path) \(args) exited with \(status)") }
         return Measure.milliseconds(ContinuousClock.now - start)
     }
 
-    private func runCommand(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
+    static func runCommand(_ path: String, _ args: [String]) throws -> (status: Int32, output: String) {
         try spawnAndWait(path, args, captureOutput: true)
     }
 
-    private func spawnAndWait(_ path: String, _ args: [String], captureOutput: Bool) throws -> (status: Int32, output: String) {
+    private static func spawnAndWait(_ path: String, _ args: [String], captureOutput: Bool) throws -> (status: Int32, output: String) {
         var fds: [Int32] = [0, 0]
         if captureOutput { _ = pipe(&fds) }
         var actions = posix_spawn_file_actions_t()

@@ -9,32 +9,38 @@ import Runtime
 import Glibc
 #endif
 
-/// `shift bench serve`: warm invocations through the Invoke API (keep-alive HTTP clients on their own
-/// threads) beside a bare loopback HTTP round trip to a trivial SwiftNIO server, measured in the same run;
-/// 100,000 invocations with nothing lost and the metrics conserved; RSS with 20 warm environments.
+/// `shift bench serve`: warm invocations through the Invoke API with wrk (keep-alive, 1, 4, 8 and 16 connections)
+/// beside the C floor of the same path (`CFloorBroker`), measured in the same run; the bundled Python bootstrap's
+/// cold start beside `python3 -c pass`; 100,000 invocations with nothing lost and the metrics conserved; RSS with
+/// 20 warm environments.
 struct BenchServe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Measure warm invocations through the Invoke API, conservation over 100,000 invocations, and memory.")
+        abstract: "Measure warm invocations through the Invoke API beside the C floor, cold starts, conservation over 100,000 invocations, and memory.")
 
-    @Option(help: "Requests per caller in each latency measurement.")
-    var runs = 5000
+    @Option(help: "Seconds of each wrk run.")
+    var seconds = 5
+
+    @Option(help: "Cold starts of the Python bootstrap measured.")
+    var coldRuns = 15
 
     @Option(help: "Invocations in the conservation run.")
     var total = 100_000
 
     @Option(help: "Concurrent callers in the conservation run.")
-    var callers = 8
+    var callers = 16
 
     func run() async throws {
+        guard system("command -v wrk > /dev/null") == 0 else { throw ValidationError("wrk is not installed (apt-get install wrk)") }
         let root = FileManager.default.temporaryDirectory.path + "/shift-bench-serve-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let cDir = root + "/c", pyDir = root + "/py"
-        try FileManager.default.createDirectory(atPath: cDir, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: pyDir, withIntermediateDirectories: true)
+        let cDir = root + "/c", pyDir = root + "/py", floorDir = root + "/floor"
+        for dir in [cDir, pyDir, floorDir] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         try BenchRuntime.cBootstrap.write(toFile: cDir + "/bootstrap.c", atomically: true, encoding: .utf8)
         try "def handler(event, context):\n    return event\n".write(toFile: pyDir + "/app.py", atomically: true, encoding: .utf8)
         guard system("cc -O2 -o '\(cDir)/bootstrap' '\(cDir)/bootstrap.c'") == 0 else { throw ValidationError("cc failed to build the C bootstrap") }
+        try "wrk.method = \"POST\"\nwrk.body = '\(String(decoding: Self.payload, as: UTF8.self))'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+            .write(toFile: root + "/post.lua", atomically: true, encoding: .utf8)
 
         func c(_ name: String) -> FunctionDefinition {
             FunctionDefinition(latest: FunctionConfiguration(functionName: name, runtime: "provided.al2023", codeDirectory: cDir))
@@ -48,7 +54,8 @@ struct BenchServe: AsyncParsableCommand {
             $0.maximumConcurrency = 64
         }
         let server = try await InvokeAPIServer.bind(host: "127.0.0.1", port: 0, service: stack.service)
-        let trivial = try await TrivialHTTPServer.start()
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let floor = try CFloorBroker.start(in: floorDir, function: cDir + "/bootstrap", environments: 16, workers: cores)
         let report: [String]
         do {
             report = try await withThrowingTaskGroup(of: [String]?.self) { group in
@@ -56,7 +63,9 @@ struct BenchServe: AsyncParsableCommand {
                 group.addTask { await stack.service.runEventQueue(); return nil }
                 group.addTask { await stack.metrics.runPeriodicFlush(every: .seconds(1)); return nil }
                 group.addTask { await stack.logs.run(every: .milliseconds(250)); return nil }
-                group.addTask { try await measure(stack: stack, port: server.port, trivialPort: trivial.port) }
+                group.addTask {
+                    try await measure(stack: stack, port: server.port, floorPort: floor.port, script: root + "/post.lua", pyDir: pyDir)
+                }
                 var lines: [String] = []
                 while let next = try await group.next() {
                     if let next {
@@ -67,47 +76,73 @@ struct BenchServe: AsyncParsableCommand {
                 return lines
             }
         } catch {
-            try? await trivial.channel.close()
+            floor.stop()
             await stack.close()
             throw error
         }
-        try? await trivial.channel.close()
+        floor.stop()
         await stack.close()
         for line in report { print(line) }
     }
 
-    private func measure(stack: ServiceStack, port: Int, trivialPort: Int) async throws -> [String] {
-        let payload = Array(#"{"hello":"world"}"#.utf8)
-        let invokePath = { (name: String) in "/2015-03-31/functions/\(name)/invocations" }
-        var lines = ["shift bench serve — \(ProcessInfo.processInfo.activeProcessorCount) cores, \(runs) requests per caller, keep-alive raw-socket clients, one thread each"]
+    static let payload = Array(#"{"hello":"world"}"#.utf8)
 
-        // Warm up: environments for 8 concurrent callers, and the trivial server.
-        _ = try await Load.run(callers: 8, requests: 200, port: port, path: invokePath("bench-c"), body: payload)
-        _ = try await Load.run(callers: 8, requests: 200, port: trivialPort, path: "/", body: payload)
+    private func measure(stack: ServiceStack, port: Int, floorPort: Int, script: String, pyDir: String) async throws -> [String] {
+        let payload = Self.payload
+        let invokePath = { (name: String) in "/2015-03-31/functions/\(name)/invocations" }
+        let shiftURL = "http://127.0.0.1:\(port)" + invokePath("bench-c"), floorURL = "http://127.0.0.1:\(floorPort)/"
+        var lines = ["shift bench serve — \(ProcessInfo.processInfo.activeProcessorCount) cores, wrk --latency, keep-alive, \(seconds) s a run, "
+                     + "POST \(String(decoding: payload, as: UTF8.self)) to a compiled provided function (C, echoing its event); "
+                     + "floor: C broker + the same C function on loopback, measured in this run"]
+
+        // Warm up: environments for 16 connections, and the floor's connections.
+        _ = try await Load.run(callers: 16, requests: 200, port: port, path: invokePath("bench-c"), body: payload)
+        _ = try await Wrk.run(url: floorURL, connections: 16, seconds: 1, script: script)
         _ = try await Load.run(callers: 1, requests: 200, port: port, path: invokePath("bench-py"), body: payload)
 
-        for n in [1, 8] {
-            let bare = try await Load.run(callers: n, requests: runs, port: trivialPort, path: "/", body: payload)
-            let api = try await Load.run(callers: n, requests: runs, port: port, path: invokePath("bench-c"), body: payload)
-            lines.append("\(n) caller\(n == 1 ? " " : "s"): bare NIO HTTP round trip p50 \(Load.us(bare.p50)) p99 \(Load.us(bare.p99)) \(Int(bare.rate))/s | "
-                         + "Invoke API → provided(C) p50 \(Load.us(api.p50)) p99 \(Load.us(api.p99)) \(Int(api.rate))/s (p50 ×\(String(format: "%.1f", api.p50 / bare.p50)) of bare)"
-                         + (api.failures > 0 ? " [\(api.failures) non-200]" : ""))
+        func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f", a / b) }
+        for connections in [1, 4, 8, 16] {
+            let base = try await Wrk.run(url: floorURL, connections: connections, seconds: seconds, script: script)
+            let api = try await Wrk.run(url: shiftURL, connections: connections, seconds: seconds, script: script)
+            lines.append("\(String(format: "%2d", connections)) connection\(connections == 1 ? " " : "s"): "
+                         + "Invoke API p50 \(Load.us(api.p50)) p99 \(Load.us(api.p99)) \(Int(api.rate))/s | "
+                         + "floor p50 \(Load.us(base.p50)) p99 \(Load.us(base.p99)) \(Int(base.rate))/s | "
+                         + "p50 ×\(ratio(api.p50, base.p50)) of the floor, throughput ×\(ratio(api.rate, base.rate))"
+                         + (api.non2xx + base.non2xx > 0 ? " [non-2xx: Invoke API \(api.non2xx), floor \(base.non2xx)]" : " (0 non-2xx)"))
         }
-        let python = try await Load.run(callers: 1, requests: min(runs, 2000), port: port, path: invokePath("bench-py"), body: payload)
-        lines.append("1 caller : Invoke API → python3 (bundled bootstrap) p50 \(Load.us(python.p50)) p99 \(Load.us(python.p99)) \(Int(python.rate))/s")
+        let python = try await Wrk.run(url: "http://127.0.0.1:\(port)" + invokePath("bench-py"), connections: 1, seconds: seconds, script: script)
+        lines.append(" 1 connection : Invoke API → python3 (bundled bootstrap) p50 \(Load.us(python.p50)) p99 \(Load.us(python.p99)) \(Int(python.rate))/s")
+
+        // Cold starts of the bundled Python bootstrap (a new version each time: a new environment), interleaved with
+        // the bare interpreter start they are compared with, so both see the same load.
+        let interpreter = try BenchRuntime.runCommand("/bin/sh", ["-c", "python3 -c 'import sys;print(sys.executable)'"])
+            .output.trimmingCharacters(in: .whitespacesAndNewlines)
+        var bare: [Double] = [], cold: [Double] = []
+        for i in 0..<coldRuns {
+            bare.append(try BenchRuntime.timeSpawn(interpreter, ["-c", "pass"]))
+            let config = FunctionConfiguration(functionName: "bench-cold", version: "\(i + 1)", runtime: "python3.12", handler: "app.handler", codeDirectory: pyDir)
+            let start = ContinuousClock.now
+            let result = try await stack.runtime.invoke(config, payload: payload)
+            cold.append(Measure.milliseconds(ContinuousClock.now - start))
+            guard result.functionError == nil else { throw ValidationError("the cold Python function failed: \(result.log)") }
+            await stack.runtime.shutdownEnvironments(of: "bench-cold")
+        }
+        let (coldMs, bareMs) = (Measure.median(cold), Measure.median(bare))
+        lines.append("cold start to the first answer, bundled Python bootstrap: \(Measure.format(coldMs)) ms beside python3 -c pass \(Measure.format(bareMs)) ms "
+                     + "(+\(Measure.format(coldMs - bareMs)) ms; aim ≤ +10 ms), medians of \(coldRuns)")
 
         // Conservation: every request answered 200, and Invocations adds up to exactly what was sent.
         let started = ContinuousClock.now
         let bulk = try await Load.run(callers: callers, requests: total / callers, port: port, path: invokePath("bench-count"), body: payload,
                                       keepSamples: false)
-        let seconds = Measure.milliseconds(ContinuousClock.now - started) / 1000
+        let elapsed = Measure.milliseconds(ContinuousClock.now - started) / 1000
         let sent = (total / callers) * callers
         try stack.metrics.flush()
         let points = try stack.metrics.datapoints(metric: .invocations, dimensions: ["FunctionName": "bench-count"], from: 0, to: Int64.max / 2)
         let counted = Int(points.reduce(0) { $0 + $1.sum })
         let throttles = Int(try stack.metrics.datapoints(metric: .throttles, dimensions: ["FunctionName": "bench-count"], from: 0, to: Int64.max / 2)
             .reduce(0) { $0 + $1.sum })
-        lines.append("\(sent) invocations, \(callers) callers: \(bulk.ok) × 200, \(bulk.failures) other, \(String(format: "%.1f", seconds)) s (\(Int(Double(sent) / seconds))/s); "
+        lines.append("\(sent) invocations, \(callers) callers: \(bulk.ok) × 200, \(bulk.failures) other, \(String(format: "%.1f", elapsed)) s (\(Int(Double(sent) / elapsed))/s); "
                      + "Invocations metric \(counted) (\(counted == sent && bulk.ok == sent ? "conserved" : "MISMATCH")), Throttles \(throttles); log lines dropped \(stack.logs.droppedLines)")
 
         // Memory: only the 20 python environments warm.

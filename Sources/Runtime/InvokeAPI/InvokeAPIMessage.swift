@@ -43,7 +43,10 @@ public struct InvokeAPIRequest: Sendable {
 
     /// The path's segments after the leading slash, percent-decoded (`fn%3Alive` → `fn:live`).
     var segments: [String] {
-        path.split(separator: "/", omittingEmptySubsequences: true).map { $0.contains("%") ? (String($0).removingPercentEncoding ?? String($0)) : String($0) }
+        path.split(separator: "/", omittingEmptySubsequences: true).map {
+            // A byte search: `Substring.contains(String)` goes through Foundation's locale-aware search.
+            $0.utf8.contains(UInt8(ascii: "%")) ? (String($0).removingPercentEncoding ?? String($0)) : String($0)
+        }
     }
 }
 

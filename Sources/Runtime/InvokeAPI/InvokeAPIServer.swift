@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The Lambda Invoke API (plus the CodeDeploy hook call and `/metrics`) over HTTP/1.1 with keep-alive.
 ///
@@ -109,11 +110,11 @@ public final class InvokeAPIServer: Sendable {
                             guard let request = head else { continue }
                             head = nil
                             var headers: [String: String] = [:]
-                            for (name, value) in request.headers { headers[name.lowercased()] = value }
+                            for (name, value) in request.headers { headers[Self.lowercased(name)] = value }
                             let bytes = received <= limit ? body.readBytes(length: body.readableBytes) ?? [] : []
                             let apiRequest = InvokeAPIRequest(method: request.method.rawValue, uri: request.uri, headers: headers, body: bytes,
                                                               oversizedBodyBytes: received > limit ? received : nil)
-                            let response = await router.respond(to: apiRequest)
+                            let response = await LocalRuntime.$callerLoop.withValue(channel.eventLoop) { await router.respond(to: apiRequest) }
                             let keepAlive = request.isKeepAlive && !Task.isCancelled
                             try await write(response, version: request.version, keepAlive: keepAlive, to: outbound, allocator: channel.allocator)
                             if !keepAlive { return }
@@ -147,8 +148,25 @@ public final class InvokeAPIServer: Sendable {
         }
     }
 
+    /// Header names are ASCII: lower-cased bytewise (`String.lowercased()` consults Unicode tables for every one).
+    static func lowercased(_ name: String) -> String {
+        guard name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) else { return name }
+        return String(decoding: name.utf8.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+    }
+
+    /// The `Date` header changes once a second: formatted once a second.
+    private static let lastDate = Mutex<(second: time_t, text: String)>((0, ""))
+
     private static func httpDate() -> String {
-        var now = time(nil)
+        let now = time(nil)
+        if let cached = lastDate.withLock({ $0.second == now ? $0.text : nil }) { return cached }
+        let text = formatHTTPDate(now)
+        lastDate.withLock { $0 = (now, text) }
+        return text
+    }
+
+    private static func formatHTTPDate(_ second: time_t) -> String {
+        var now = second
         var parts = tm()
         gmtime_r(&now, &parts)
         var buffer = [Int8](repeating: 0, count: 64)

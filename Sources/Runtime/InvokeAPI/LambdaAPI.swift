@@ -17,7 +17,7 @@ extension InvokeAPIRouter {
         var payload = request.body
         if payload.isEmpty || payload.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             payload = Array("{}".utf8)
-        } else if type != .dryRun, (try? JSONSerialization.jsonObject(with: Data(payload), options: [.fragmentsAllowed])) == nil {
+        } else if type != .dryRun, !JSONSyntax.isValid(payload) {
             return .lambdaError(400, type: "InvalidRequestContentException",
                                 message: "Could not parse request body into json: the payload is not valid JSON. Send a JSON document (e.g. {\"key\": \"value\"}).",
                                 requestId: call.requestId)
@@ -25,7 +25,8 @@ extension InvokeAPIRouter {
         var clientContext = request.headers["x-amz-client-context"]
         if let encoded = clientContext, let data = Data(base64Encoded: encoded) { clientContext = String(decoding: data, as: UTF8.self) }
         let invokeRequest = InvokeRequest(function: name, qualifier: qualifier, payload: payload, invocationType: type,
-                                          tailLog: request.headers["x-amz-log-type"] == "Tail", clientContext: clientContext)
+                                          tailLog: request.headers["x-amz-log-type"] == "Tail", clientContext: clientContext,
+                                          requestId: call.requestId)
         let response = try await service.invoke(invokeRequest)
         var headers: [(String, String)] = [("x-amzn-RequestId", response.requestId ?? call.requestId)]
         if let version = response.executedVersion { headers.append(("X-Amz-Executed-Version", version)) }

@@ -17,9 +17,13 @@ public struct InvokeRequest: Sendable {
     /// `X-Amz-Log-Type: Tail`.
     public var tailLog: Bool
     public var clientContext: String?
+    /// The invocation's request id (a new one when nil): the Invoke API passes the id it answers with.
+    public var requestId: String?
 
     public init(function: String, qualifier: String? = nil, payload: [UInt8] = Array("{}".utf8),
-                invocationType: InvocationType = .requestResponse, tailLog: Bool = false, clientContext: String? = nil) {
+                invocationType: InvocationType = .requestResponse, tailLog: Bool = false, clientContext: String? = nil,
+                requestId: String? = nil) {
+        self.requestId = requestId
         self.function = function
         self.qualifier = qualifier
         self.payload = payload
@@ -175,7 +179,7 @@ public actor LambdaService {
             return InvokeResponse(statusCode: 202, payload: [], requestId: id)
         case .requestResponse:
             let (result, executedVersion) = try await run(name: name, qualifier: qualifier, payload: request.payload,
-                                                           requestId: nil, clientContext: request.clientContext)
+                                                           requestId: request.requestId, clientContext: request.clientContext)
             var logResult: String?
             if request.tailLog {
                 let bytes = Array(result.log.utf8.suffix(4096))

@@ -56,8 +56,9 @@ public final class LogRecorder: Sendable {
     }
 
     private static func requestId(in message: String, after prefix: String) -> String {
-        let rest = message.dropFirst(prefix.count)
-        return String(rest.prefix { !$0.isWhitespace })
+        // Bytes, not Characters: this runs for every START and REPORT line, and the id is ASCII.
+        let rest = message.utf8.dropFirst(prefix.utf8.count)
+        return String(Substring(rest.prefix { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }))
     }
 
     /// Writes the buffered lines; on failure they are kept for the next flush.

@@ -110,7 +110,10 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
     private let endsResponse: (Response) -> Bool
     private var busy = false
     private var registered = false
+    /// Armed at most once at a time and moved on lazily when it fires early, so that a busy keep-alive
+    /// connection schedules no timer per request.
     private var timer: Scheduled<Void>?
+    private var idleSince = NIODeadline.now()
 
     init(policy: IdleConnectionPolicy, endsResponse: @escaping (Response) -> Bool) {
         self.policy = policy
@@ -128,7 +131,8 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
 
     private func admit(context: ChannelHandlerContext) {
         registered = true
-        guard policy.admit(context.channel, at: .now()) else {
+        idleSince = .now()
+        guard policy.admit(context.channel, at: idleSince) else {
             context.close(promise: nil)
             return
         }
@@ -138,14 +142,11 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) {
             busy = true
-            timer?.cancel()
-            timer = nil
             policy.update(context.channel, idleSince: nil)
         } else if !busy {
             // A request still arriving is activity, not yet a call in progress: a client that sends
             // a few bytes now and then and never finishes stays the first to be closed.
-            policy.update(context.channel, idleSince: .now())
-            armTimer(context: context)
+            markIdle(context: context)
         }
         context.fireChannelRead(data)
     }
@@ -153,10 +154,15 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if busy, endsResponse(unwrapOutboundIn(data)) {
             busy = false
-            policy.update(context.channel, idleSince: .now())
-            armTimer(context: context)
+            markIdle(context: context)
         }
         context.write(data, promise: promise)
+    }
+
+    private func markIdle(context: ChannelHandlerContext) {
+        idleSince = .now()
+        policy.update(context.channel, idleSince: idleSince)
+        if timer == nil { armTimer(context: context) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -172,12 +178,20 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
         policy.remove(context.channel)
     }
 
+    /// Closes the connection once it has been idle for the policy's timeout; a timer that fires while the
+    /// connection is busy ends (the next idle moment arms one), and one that fires early moves on.
     private func armTimer(context: ChannelHandlerContext) {
         timer?.cancel()
         let channel = context.channel
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(policy.idleTimeout)) { [self] in
-            timer = nil
-            if !busy { channel.close(promise: nil) }
+        let loop = context.eventLoop.assumeIsolated()
+        func schedule(at deadline: NIODeadline) {
+            timer = loop.scheduleTask(deadline: deadline) { [self] in
+                timer = nil
+                guard !busy else { return }
+                let due = idleSince + TimeAmount(policy.idleTimeout)
+                if NIODeadline.now() >= due { channel.close(promise: nil) } else { schedule(at: due) }
+            }
         }
+        schedule(at: idleSince + TimeAmount(policy.idleTimeout))
     }
 }
