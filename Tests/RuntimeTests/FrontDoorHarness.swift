@@ -115,7 +115,7 @@ struct RawHTTPResponse: Sendable {
 
 /// The Python handlers the front door tests use (module `web`).
 let frontDoorFixtureCode = """
-import base64, json, time
+import base64, json, threading
 def echo(event, context):
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(event)}
 def headers(event, context):
@@ -132,7 +132,7 @@ def fail(event, context):
 def malformed(event, context):
     return {"body": "no status code"}
 def slow(event, context):
-    time.sleep(5)
+    threading.Event().wait()  # never answers: the runtime ends it at its 1 s timeout
     return {"statusCode": 200}
 """
 

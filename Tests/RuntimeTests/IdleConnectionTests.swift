@@ -60,7 +60,11 @@ private final class RawConnection {
     static let invokeEcho = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\n{}"
 
     @Test func anIdleKeepAliveConnectionIsClosedAfterTheTimeoutAndABusyOneIsNot() async throws {
-        let sleepy = "import time\ndef handler(event, context):\n    time.sleep(0.6)\n    return 'slept'\n"
+        // Held until the test releases it (a file), once an idle connection has shown the timeout passed.
+        let gate = FileManager.default.temporaryDirectory.appendingPathComponent("shift-gate-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: gate) }
+        let sleepy = "import os, time\ndef handler(event, context):\n    deadline = time.time() + 30\n"
+            + "    while not os.path.exists('\(gate)') and time.time() < deadline:\n        time.sleep(0.01)\n    return 'slept'\n"
         try await withInvokeAPI(
             configure: { $0.idleConnectionTimeout = .milliseconds(200) },
             connections: IdleConnectionPolicy(idleTimeout: .milliseconds(200)),
@@ -81,7 +85,11 @@ private final class RawConnection {
             #expect(Date().timeIntervalSince(started) >= 0.15)
 
             // Busy past the timeout: a call in progress is never cut, nor the runtime's parked `next`.
-            let slow = try await harness.invoke("sleepy")
+            async let held = harness.invoke("sleepy")
+            let idle = try RawConnection(port: harness.port)
+            #expect(idle.isClosed(within: 10), "an idle connection opened after the call began was closed: the timeout passed")
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+            let slow = try await held
             #expect(slow.status == 200 && String(decoding: slow.body, as: UTF8.self) == "\"slept\"")
             let again = try await harness.invoke("echo")
             #expect(again.status == 200)

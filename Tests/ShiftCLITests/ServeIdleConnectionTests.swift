@@ -24,6 +24,8 @@ struct ServeIdleConnectionTests {
         fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     before = cpu()
+    # A sampling window for a rate, not a wait for a condition: an accept loop spinning on EMFILE would use the
+    # whole second; an idle server uses almost none of it.
     time.sleep(1)
     busy = cpu() - before
     started = time.time()
