@@ -91,81 +91,21 @@ public final class FrontDoorServer: Sendable {
     /// One connection: requests in order (keep-alive) until the client closes, asks to close, or the server
     /// stops. A body over the limit is counted and dropped as it arrives, never held.
     private func serve(_ connection: Connection) async {
-        let limit = FrontDoorRouter.maximumBodyBytes
         let channel = connection.channel
         let sourceIp = channel.remoteAddress?.ipAddress ?? "127.0.0.1"
-        do {
-            try await withTaskCancellationHandler {
-                try await connection.executeThenClose { inbound, outbound in
-                    var head: HTTPRequestHead?
-                    var body = channel.allocator.buffer(capacity: 0)
-                    var received = 0
-                    for try await part in inbound {
-                        switch part {
-                        case .head(let next):
-                            head = next
-                            body.clear()
-                            received = 0
-                            if next.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                                try await outbound.write(.head(HTTPResponseHead(version: next.version, status: .continue)))
-                            }
-                        case .body(var chunk):
-                            received += chunk.readableBytes
-                            if received <= limit { body.writeBuffer(&chunk) } else { body.clear() }
-                        case .end:
-                            guard let request = head else { continue }
-                            head = nil
-                            let bytes = received <= limit ? body.readBytes(length: body.readableBytes) ?? [] : []
-                            let frontDoorRequest = FrontDoorRequest(
-                                method: request.method.rawValue, uri: request.uri,
-                                protocolName: request.version == .http1_1 ? "HTTP/1.1" : "HTTP/\(request.version.major).\(request.version.minor)",
-                                headers: request.headers.map { ($0.name, $0.value) }, body: bytes, sourceIp: sourceIp)
-                            let response = await router.respond(to: frontDoorRequest, oversizedBodyBytes: received > limit ? received : nil)
-                            let keepAlive = request.isKeepAlive && !Task.isCancelled
-                            try await write(response, head: request, keepAlive: keepAlive, to: outbound, allocator: channel.allocator)
-                            if !keepAlive { return }
-                        }
-                    }
-                }
-            } onCancel: {
-                // An idle keep-alive connection would otherwise wait for the client forever.
-                channel.close(mode: .input, promise: nil)
-            }
-        } catch {
-            // A malformed request or a vanished client ends only this connection.
-        }
-    }
-
-    private func write(_ response: FrontDoorResponse, head request: HTTPRequestHead, keepAlive: Bool,
-                       to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, allocator: ByteBufferAllocator) async throws {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(response.headers.count + 3)
-        for (name, value) in response.headers {
+        await HTTPConnectionLoop.serve(connection, bodyLimit: FrontDoorRouter.maximumBodyBytes) { request, keepAlive, outbound in
+            let head = request.head
+            let frontDoorRequest = FrontDoorRequest(
+                method: head.method.rawValue, uri: head.uri,
+                protocolName: head.version == .http1_1 ? "HTTP/1.1" : "HTTP/\(head.version.major).\(head.version.minor)",
+                headers: head.headers.map { ($0.name, $0.value) }, body: request.body, sourceIp: sourceIp)
+            let response = await router.respond(to: frontDoorRequest, oversizedBodyBytes: request.oversizedBodyBytes)
             // The function does not decide the framing; the server does.
-            let framing = FrontDoorRequest.equalsIgnoringCase(name, "content-length") || FrontDoorRequest.equalsIgnoringCase(name, "transfer-encoding")
-                || FrontDoorRequest.equalsIgnoringCase(name, "connection")
-            if framing { continue }
-            headers.add(name: name, value: value)
+            let headers = response.headers.filter { name, _ in
+                !["content-length", "transfer-encoding", "connection"].contains { FrontDoorRequest.equalsIgnoringCase(name, $0) }
+            }
+            try await HTTPConnectionLoop.write(status: response.status, headers: headers, body: response.body, omitBody: head.method == .HEAD,
+                                               version: head.version, keepAlive: keepAlive, to: outbound, allocator: channel.allocator)
         }
-        headers.add(name: "Content-Length", value: String(response.body.count))
-        headers.add(name: "Date", value: FrontDoorServer.httpDate())
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
-        if response.body.isEmpty || request.method == .HEAD {
-            try await outbound.write(contentsOf: [.head(head), .end(nil)])
-        } else {
-            var buffer = allocator.buffer(capacity: response.body.count)
-            buffer.writeBytes(response.body)
-            try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(buffer)), .end(nil)])
-        }
-    }
-
-    static func httpDate() -> String {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        var buffer = [Int8](repeating: 0, count: 64)
-        let count = strftime(&buffer, buffer.count, "%a, %d %b %Y %H:%M:%S GMT", &parts)
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
