@@ -36,14 +36,7 @@ final class DeploymentRenderer: Sendable {
         let repeated = run.withLock { $0.record(event, at: at) }
         switch format {
         case .json:
-            var object = fields
-            object["event"] = name
-            object["time"] = JSONOutput.time(at)
-            if let alias {
-                object["function"] = alias.function
-                object["alias"] = alias.alias
-            }
-            write(JSONOutput.line(object))
+            write(JSONOutput.line(Self.jsonObject(name: name, alias: alias, fields: fields, at: at)))
         case .markdown:
             break
         case .text:
@@ -99,6 +92,18 @@ final class DeploymentRenderer: Sendable {
         if dryRun { object["dryRun"] = true }
         if let failure { object["error"] = JSONOutput.error(failure) }
         return JSONOutput.line(object)
+    }
+
+    /// One event as a line of `--output json` (and of a JSON report's `events`).
+    static func jsonObject(name: String, alias: AliasRef?, fields: [String: Any], at: Instant) -> [String: Any] {
+        var object = fields
+        object["event"] = name
+        object["time"] = JSONOutput.time(at)
+        if let alias {
+            object["function"] = alias.function
+            object["alias"] = alias.alias
+        }
+        return object
     }
 
     /// The JSON event name, its alias, its fields and its text line.

@@ -125,14 +125,7 @@ enum ReportDocument {
                     },
                     "events": alias.events.map { recorded -> [String: Any] in
                         let (name, ref, fields, _) = DeploymentRenderer.describe(recorded.event)
-                        var object = fields
-                        object["event"] = name
-                        object["time"] = JSONOutput.time(recorded.at)
-                        if let ref {
-                            object["function"] = ref.function
-                            object["alias"] = ref.alias
-                        }
-                        return object
+                        return DeploymentRenderer.jsonObject(name: name, alias: ref, fields: fields, at: recorded.at)
                     },
                 ]
             },
