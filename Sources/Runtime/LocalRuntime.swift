@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Runs Lambda functions as local processes behind the Lambda Runtime API.
 ///
@@ -82,23 +83,64 @@ public actor LocalRuntime {
     private let bytecodeCacheDirectory: String
     /// Warnings already logged: each is logged once per runtime, not once per version or environment.
     private var loggedWarnings: Set<String> = []
-    private var environments: [EnvironmentKey: [ExecutionEnvironment]] = [:]
-    private var configurations: [EnvironmentKey: FunctionConfiguration] = [:]
     private var plans: [EnvironmentKey: LaunchPlan] = [:]
-    private var busy: Set<String> = []
-    private var lastUsed: [String: UInt64] = [:]
-    private var useCounter: UInt64 = 0
-    private var starting = 0
-    /// Environments starting, by the loop they will run on.
-    private var startingOn: [ObjectIdentifier: Int] = [:]
-    private var limits: ConcurrencyLimits
-    private var isShutDown = false
+    /// The environments and concurrency: behind a lock rather than the actor, so that a warm invocation is
+    /// started from the caller's event loop without a hop (`invokeWarm`).
+    private let pool: Mutex<Pool>
     /// The loops of `options.eventLoopGroup`, to tell whether the caller runs on one of them.
     private let loops: Set<ObjectIdentifier>
 
+    /// What `pool` guards.
+    private struct Pool {
+        var environments: [EnvironmentKey: [ExecutionEnvironment]] = [:]
+        /// The configuration each key runs now: an environment started for another one is stale.
+        var configurations: [EnvironmentKey: FunctionConfiguration] = [:]
+        var busy: Set<String> = []
+        var lastUsed: [String: UInt64] = [:]
+        var useCounter: UInt64 = 0
+        var starting = 0
+        /// Environments starting, by the loop they will run on.
+        var startingOn: [ObjectIdentifier: Int] = [:]
+        var limits: ConcurrencyLimits
+        var isShutDown = false
+
+        /// An idle, current environment of `config`, the one on `loop` first; marked busy.
+        mutating func takeWarm(_ config: FunctionConfiguration, preferring loop: (any EventLoop)?) -> ExecutionEnvironment? {
+            var warm: ExecutionEnvironment?
+            for environment in environments[config.environmentKey] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
+                warm = environment
+                if loop == nil || environment.broker.loop === loop { break }
+            }
+            if let warm { busy.insert(warm.id) }
+            return warm
+        }
+
+        /// Gives an environment back after an invocation: a stale or ended one goes.
+        mutating func release(_ environment: ExecutionEnvironment) {
+            busy.remove(environment.id)
+            useCounter += 1
+            lastUsed[environment.id] = useCounter
+            let key = environment.config.environmentKey
+            if configurations[key] != environment.config {
+                // $LATEST changed while this environment was busy: it runs stale code or settings.
+                environment.broker.terminate()
+            }
+            if !environment.isAvailable {
+                environments[key]?.removeAll { $0 === environment }
+                lastUsed[environment.id] = nil
+            }
+        }
+
+        func throttleError(_ throttle: ConcurrencyLimits.Throttle) -> RuntimeError {
+            var error = RuntimeError(.tooManyRequests, throttle.message)
+            error.throttleReason = throttle.reason
+            return error
+        }
+    }
+
     public init(options: Options = Options()) throws {
         self.options = options
-        self.limits = ConcurrencyLimits(accountLimit: options.maximumConcurrency)
+        self.pool = Mutex(Pool(limits: ConcurrencyLimits(accountLimit: options.maximumConcurrency)))
         self.loops = Set(options.eventLoopGroup.makeIterator().map { ObjectIdentifier($0) })
         let temp = FileManager.default.temporaryDirectory.path
         let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
@@ -117,7 +159,7 @@ public actor LocalRuntime {
     /// Safety net for a runtime dropped without `shutdown()`: kill what is left (the waiter threads
     /// reap the processes and remove their TMPDIRs).
     deinit {
-        for environment in environments.values.flatMap({ $0 }) where environment.pid > 0 {
+        for environment in pool.withLock({ $0.environments.values.flatMap { $0 } }) where environment.pid > 0 {
             kill(-environment.pid, SIGKILL)
         }
     }
@@ -140,49 +182,88 @@ public actor LocalRuntime {
         cognitoIdentity: String? = nil,
         invokedFunctionArn: String? = nil
     ) async throws -> InvocationResult {
-        guard !isShutDown else { throw RuntimeError(.shutDown, "The local runtime has been shut down; create a new one to invoke \(config.functionName).") }
         guard payload.count <= Self.maximumRequestBytes else {
             throw RuntimeError(
                 .requestTooLarge,
                 "Request must be smaller than \(Self.maximumRequestBytes) bytes for the InvokeFunction operation (\(config.functionName):\(config.version) got \(payload.count) bytes). Send a reference (e.g. a file path) instead of the data.")
         }
-        let name = config.functionName
-        let slot: ConcurrencyLimits.Slot
-        switch limits.acquire(name, version: config.version) {
-        case .success(let admitted): slot = admitted
-        case .failure(let throttle):
-            var error = RuntimeError(.tooManyRequests, throttle.message)
-            error.throttleReason = throttle.reason
-            throw error
+        let slot = try pool.withLock { pool throws(RuntimeError) -> ConcurrencyLimits.Slot in
+            guard !pool.isShutDown else { throw RuntimeError(.shutDown, "The local runtime has been shut down; create a new one to invoke \(config.functionName).") }
+            switch pool.limits.acquire(config.functionName, version: config.version) {
+            case .success(let admitted): return admitted
+            case .failure(let throttle): throw pool.throttleError(throttle)
+            }
         }
-        defer { limits.release(slot) }
+        defer { pool.withLock { $0.limits.release(slot) } }
 
-        let request = InvocationRequest(
-            requestId: requestId ?? UUID().uuidString.lowercased(),
-            payload: payload,
-            invokedFunctionArn: invokedFunctionArn ?? config.qualifiedArn,
-            traceId: Self.makeTraceId(),
-            clientContext: clientContext,
-            cognitoIdentity: cognitoIdentity)
-
+        let request = Self.request(for: config, payload: payload, requestId: requestId, clientContext: clientContext,
+                                   cognitoIdentity: cognitoIdentity, invokedFunctionArn: invokedFunctionArn)
         for _ in 0..<3 {
             let (environment, warnings) = try await acquireEnvironment(for: config)
             let outcome = await environment.broker.invoke(request)
-            release(environment)
-            switch outcome {
-            case .unavailable:
-                continue
-            case .completed(let done):
-                return InvocationResult(
-                    payload: done.payload, functionError: done.functionError, errorType: done.errorType,
-                    requestId: request.requestId, executedVersion: config.version, duration: done.duration,
-                    billedDurationMs: EnvironmentBroker.billedMilliseconds(done.duration), initDuration: done.initDuration,
-                    memorySizeMB: config.memorySize, maxMemoryUsedMB: done.maxMemoryUsedMB, log: done.log,
-                    environmentId: environment.id, logStreamName: environment.logStreamName,
-                    warnings: done.initDuration == nil ? [] : warnings)
+            pool.withLock { $0.release(environment) }
+            if case .completed(let done) = outcome {
+                return Self.result(done, of: request, config: config, environment: environment, warnings: done.initDuration == nil ? [] : warnings)
             }
         }
-        throw RuntimeError(.environmentStartFailed, "Execution environments of \(name):\(config.version) kept ending before they could take the event.")
+        throw RuntimeError(.environmentStartFailed, "Execution environments of \(config.functionName):\(config.version) kept ending before they could take the event.")
+    }
+
+    /// Starts one synchronous invocation on a warm, idle environment of `config` at once, without suspending, and
+    /// returns true; `completion` then runs on that environment's event loop with the result, or with nil when the
+    /// environment ended before it took the event. Returns false, having done nothing, when no environment is idle
+    /// (or the call would be throttled, or the runtime is shutting down): `invoke` then does the whole job.
+    ///
+    /// An environment on `loop` (the caller's) is taken first: the event, the answer and the reply to the caller are
+    /// then written from one thread with no hand-off at all.
+    public nonisolated func invokeWarm(
+        _ config: FunctionConfiguration, payload: [UInt8], requestId: String, clientContext: String? = nil, invokedFunctionArn: String? = nil,
+        preferring loop: (any EventLoop)?, completion: @escaping @Sendable (InvocationResult?) -> Void
+    ) -> Bool {
+        guard payload.count <= Self.maximumRequestBytes else { return false }
+        let taken = pool.withLock { pool -> (ExecutionEnvironment, ConcurrencyLimits.Slot)? in
+            guard !pool.isShutDown, pool.configurations[config.environmentKey] == config else { return nil }
+            guard case .success(let slot) = pool.limits.acquire(config.functionName, version: config.version) else { return nil }
+            guard let environment = pool.takeWarm(config, preferring: loop) else {
+                pool.limits.release(slot)
+                return nil
+            }
+            return (environment, slot)
+        }
+        guard let (environment, slot) = taken else { return false }
+        let request = Self.request(for: config, payload: payload, requestId: requestId, clientContext: clientContext,
+                                   cognitoIdentity: nil, invokedFunctionArn: invokedFunctionArn)
+        environment.broker.invoke(request) { [self] outcome in
+            pool.withLock {
+                $0.release(environment)
+                $0.limits.release(slot)
+            }
+            guard case .completed(let done) = outcome else { return completion(nil) }
+            // A warm environment has no init, so no start-up warnings to pass on.
+            completion(Self.result(done, of: request, config: config, environment: environment, warnings: []))
+        }
+        return true
+    }
+
+    private static func request(for config: FunctionConfiguration, payload: [UInt8], requestId: String?, clientContext: String?,
+                                cognitoIdentity: String?, invokedFunctionArn: String?) -> InvocationRequest {
+        InvocationRequest(
+            requestId: requestId ?? RequestId.make(),
+            payload: payload,
+            invokedFunctionArn: invokedFunctionArn ?? config.qualifiedArn,
+            traceId: makeTraceId(),
+            clientContext: clientContext,
+            cognitoIdentity: cognitoIdentity)
+    }
+
+    private static func result(_ done: CompletedInvocation, of request: InvocationRequest, config: FunctionConfiguration,
+                               environment: ExecutionEnvironment, warnings: [String]) -> InvocationResult {
+        InvocationResult(
+            payload: done.payload, functionError: done.functionError, errorType: done.errorType,
+            requestId: request.requestId, executedVersion: config.version, duration: done.duration,
+            billedDurationMs: EnvironmentBroker.billedMilliseconds(done.duration), initDuration: done.initDuration,
+            memorySizeMB: config.memorySize, maxMemoryUsedMB: done.maxMemoryUsedMB, log: done.log,
+            environmentId: environment.id, logStreamName: environment.logStreamName, warnings: warnings)
     }
 
     /// Resolves the interpreter and merges layers without starting anything; returns warnings
@@ -193,7 +274,7 @@ public actor LocalRuntime {
 
     /// Invocations in flight now, of one function or of all (the `ConcurrentExecutions` metric).
     public func concurrentExecutions(of functionName: String? = nil) -> Int {
-        functionName.map { limits.inFlight(of: $0) } ?? limits.inFlight
+        pool.withLock { pool in functionName.map { pool.limits.inFlight(of: $0) } ?? pool.limits.inFlight }
     }
 
     // MARK: - Reserved concurrency
@@ -203,27 +284,29 @@ public actor LocalRuntime {
     /// invocation on; invocations in flight finish. Throws `.invalidConfiguration` (InvalidParameterValueException)
     /// for a negative value or one that leaves less than `ConcurrencyLimits.minimumUnreserved` unreserved.
     public func setReservedConcurrency(_ value: Int?, for functionName: String) throws(RuntimeError) {
-        try limits.setReservations([functionName: value])
+        try setReservedConcurrency([functionName: value])
     }
 
     /// Sets or removes several reservations at once, checking their total once (a template's functions).
     public func setReservedConcurrency(_ changes: [String: Int?]) throws(RuntimeError) {
-        try limits.setReservations(changes)
+        try pool.withLock { pool throws(RuntimeError) in try pool.limits.setReservations(changes) }
     }
 
     /// A function's reserved concurrency (GetFunctionConcurrency), nil when it has none.
-    public func reservedConcurrency(of functionName: String) -> Int? { limits.reservation(of: functionName) }
+    public func reservedConcurrency(of functionName: String) -> Int? { pool.withLock { $0.limits.reservation(of: functionName) } }
 
     /// The account limit and what reservations leave of it (GetAccountSettings' `ConcurrentExecutions`
     /// and `UnreservedConcurrentExecutions`).
-    public var accountConcurrency: (limit: Int, unreserved: Int) { (limits.accountLimit, limits.unreservedLimit) }
+    public var accountConcurrency: (limit: Int, unreserved: Int) { pool.withLock { ($0.limits.accountLimit, $0.limits.unreservedLimit) } }
 
     /// The environments alive right now.
     public func environmentStatuses() -> [EnvironmentStatus] {
-        environments.values.flatMap { $0 }.filter(\.isAvailable).map {
-            EnvironmentStatus(
-                environmentId: $0.id, functionName: $0.config.functionName, version: $0.config.version,
-                pid: $0.pid, isBusy: busy.contains($0.id), logStreamName: $0.logStreamName)
+        pool.withLock { pool in
+            pool.environments.values.flatMap { $0 }.filter(\.isAvailable).map {
+                EnvironmentStatus(
+                    environmentId: $0.id, functionName: $0.config.functionName, version: $0.config.version,
+                    pid: $0.pid, isBusy: pool.busy.contains($0.id), logStreamName: $0.logStreamName)
+            }
         }
     }
 
@@ -232,9 +315,11 @@ public actor LocalRuntime {
     /// Ends every environment (SIGTERM, then SIGKILL after the grace period), waits until each
     /// process is reaped and removes the temp folders. In-flight invocations end with `Runtime.ExitError`.
     public func shutdown() async {
-        isShutDown = true
-        let all = environments.values.flatMap { $0 }
-        environments = [:]
+        let all = pool.withLock { pool in
+            pool.isShutDown = true
+            defer { pool.environments = [:] }
+            return pool.environments.values.flatMap { $0 }
+        }
         await withTaskGroup(of: Void.self) { group in
             for environment in all {
                 group.addTask { await environment.shutdown() }
@@ -250,11 +335,13 @@ public actor LocalRuntime {
     /// Busy ones end after their current invocation.
     public func shutdownEnvironments(of functionName: String, version: String? = nil) async {
         var ending: [ExecutionEnvironment] = []
-        for (key, list) in environments where key.functionName == functionName && (version == nil || key.version == version) {
-            ending += list.filter { !busy.contains($0.id) }
-            environments[key] = list.filter { busy.contains($0.id) }
-            plans[key] = nil
+        pool.withLock { pool in
+            for (key, list) in pool.environments where key.functionName == functionName && (version == nil || key.version == version) {
+                ending += list.filter { !pool.busy.contains($0.id) }
+                pool.environments[key] = list.filter { pool.busy.contains($0.id) }
+            }
         }
+        for key in plans.keys where key.functionName == functionName && (version == nil || key.version == version) { plans[key] = nil }
         await withTaskGroup(of: Void.self) { group in
             for environment in ending { group.addTask { await environment.shutdown() } }
         }
@@ -263,81 +350,77 @@ public actor LocalRuntime {
     /// Ends the environments of one function at once, busy ones included: their invocations end with
     /// `Runtime.ExitError`. For invocations nobody waits for any more (hooks of a finished deployment).
     public func terminateEnvironments(of functionName: String) {
-        for (key, list) in environments where key.functionName == functionName {
-            for environment in list { environment.broker.terminate() }
-        }
+        let ending = pool.withLock { pool in pool.environments.filter { $0.key.functionName == functionName }.values.flatMap { $0 } }
+        for environment in ending { environment.broker.terminate() }
     }
 
     // MARK: - Environments
 
     private func acquireEnvironment(for config: FunctionConfiguration) async throws -> (ExecutionEnvironment, [String]) {
         let key = config.environmentKey
-        if let known = configurations[key], known != config {
-            // $LATEST changed (code or configuration): its environments are stale.
-            for environment in environments[key] ?? [] where !busy.contains(environment.id) { environment.broker.terminate() }
-            environments[key] = environments[key]?.filter { busy.contains($0.id) }
-            plans[key] = nil
+        let changed = pool.withLock { pool -> Bool in
+            let changed = pool.configurations[key].map { $0 != config } ?? false
+            if changed {
+                // $LATEST changed (code or configuration): its environments are stale.
+                for environment in pool.environments[key] ?? [] where !pool.busy.contains(environment.id) { environment.broker.terminate() }
+                pool.environments[key] = pool.environments[key]?.filter { pool.busy.contains($0.id) }
+            }
+            pool.configurations[key] = config
+            pool.environments[key]?.removeAll { !$0.isAvailable && !pool.busy.contains($0.id) }
+            return changed
         }
-        configurations[key] = config
-        environments[key]?.removeAll { !$0.isAvailable && !busy.contains($0.id) }
+        if changed { plans[key] = nil }
         let plan = try await plan(for: config)
         // An environment on the caller's own event loop first (its connection's, see `callerLoop`): the event, the
         // answer and the reply to the caller are then written from one thread.
         let here = Self.callerLoop.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil }
-        var warm: ExecutionEnvironment?
-        for environment in environments[key] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
-            warm = environment
-            if here == nil || environment.broker.loop === here { break }
+        enum Next { case warm(ExecutionEnvironment), start(any EventLoop) }
+        let next = try pool.withLock { pool throws(RuntimeError) -> Next in
+            if let warm = pool.takeWarm(config, preferring: here) { return .warm(warm) }
+            guard !pool.isShutDown else { throw RuntimeError(.shutDown, "The local runtime is shutting down; \(config.functionName) was not started.") }
+            Self.evictIdleEnvironments(&pool, keeping: options.maximumConcurrency - 1)
+            let loop = Self.loopForNewEnvironment(pool, of: key, preferring: here, in: options.eventLoopGroup)
+            pool.starting += 1
+            pool.startingOn[ObjectIdentifier(loop), default: 0] += 1
+            return .start(loop)
         }
-        if let warm {
-            busy.insert(warm.id)
-            return (warm, plan.warnings)
+        let loop: any EventLoop
+        switch next {
+        case .warm(let warm): return (warm, plan.warnings)
+        case .start(let chosen): loop = chosen
         }
-        guard !isShutDown else { throw RuntimeError(.shutDown, "The local runtime is shutting down; \(config.functionName) was not started.") }
-        evictIdleEnvironments(keeping: options.maximumConcurrency - 1)
-        let loop = loopForNewEnvironment(of: key, preferring: here)
-        starting += 1
-        startingOn[ObjectIdentifier(loop), default: 0] += 1
         defer {
-            starting -= 1
-            startingOn[ObjectIdentifier(loop), default: 1] -= 1
+            pool.withLock { pool in
+                pool.starting -= 1
+                pool.startingOn[ObjectIdentifier(loop), default: 1] -= 1
+            }
         }
         let environment = try await ExecutionEnvironment.start(
             config: config, plan: plan, workDirectory: workDirectory, loop: loop, options: options)
-        if isShutDown {
+        let admitted = pool.withLock { pool -> Bool in
+            guard !pool.isShutDown else { return false }
+            pool.environments[key, default: []].append(environment)
+            pool.busy.insert(environment.id)
+            return true
+        }
+        guard admitted else {
             await environment.shutdown()
             throw RuntimeError(.shutDown, "The local runtime shut down while \(config.functionName) was starting.")
         }
-        environments[key, default: []].append(environment)
-        busy.insert(environment.id)
         options.logger.debug(
             "started execution environment",
             metadata: ["function": "\(key)", "environment": "\(environment.id)", "pid": "\(environment.pid)"])
         return (environment, plan.warnings)
     }
 
-    private func release(_ environment: ExecutionEnvironment) {
-        busy.remove(environment.id)
-        useCounter += 1
-        lastUsed[environment.id] = useCounter
-        let key = environment.config.environmentKey
-        if configurations[key] != environment.config {
-            // $LATEST changed while this environment was busy: it runs stale code or settings.
-            environment.broker.terminate()
-        }
-        if !environment.isAvailable {
-            environments[key]?.removeAll { $0 === environment }
-            lastUsed[environment.id] = nil
-        }
-    }
-
     /// The loop with the fewest environments of `key` (and starting ones of any function), the caller's own on
     /// a tie: a function's environments spread over every core, and a single caller finds its environment on its own loop.
-    private func loopForNewEnvironment(of key: EnvironmentKey, preferring here: (any EventLoop)?) -> any EventLoop {
-        var counts = startingOn
-        for environment in environments[key] ?? [] where environment.isAvailable { counts[ObjectIdentifier(environment.broker.loop), default: 0] += 1 }
-        var best = here ?? options.eventLoopGroup.next()
-        for loop in options.eventLoopGroup.makeIterator() where counts[ObjectIdentifier(loop), default: 0] < counts[ObjectIdentifier(best), default: 0] {
+    private static func loopForNewEnvironment(_ pool: Pool, of key: EnvironmentKey, preferring here: (any EventLoop)?,
+                                              in group: any EventLoopGroup) -> any EventLoop {
+        var counts = pool.startingOn
+        for environment in pool.environments[key] ?? [] where environment.isAvailable { counts[ObjectIdentifier(environment.broker.loop), default: 0] += 1 }
+        var best = here ?? group.next()
+        for loop in group.makeIterator() where counts[ObjectIdentifier(loop), default: 0] < counts[ObjectIdentifier(best), default: 0] {
             best = loop
         }
         return best
@@ -348,22 +431,23 @@ public actor LocalRuntime {
     @TaskLocal static var callerLoop: (any EventLoop)?
 
     /// Keeps at most `limit` environments (plus those starting) by ending the least recently used idle ones.
-    private func evictIdleEnvironments(keeping limit: Int) {
-        var all = environments.values.flatMap { $0 }.filter(\.isAvailable)
-        guard all.count + starting > limit else { return }
-        all = all.filter { !busy.contains($0.id) }.sorted { lastUsed[$0.id, default: 0] < lastUsed[$1.id, default: 0] }
-        var excess = all.count + starting - limit
+    private static func evictIdleEnvironments(_ pool: inout Pool, keeping limit: Int) {
+        var all = pool.environments.values.flatMap { $0 }.filter(\.isAvailable)
+        guard all.count + pool.starting > limit else { return }
+        let lastUsed = pool.lastUsed
+        all = all.filter { !pool.busy.contains($0.id) }.sorted { lastUsed[$0.id, default: 0] < lastUsed[$1.id, default: 0] }
+        var excess = all.count + pool.starting - limit
         for environment in all where excess > 0 {
             environment.broker.terminate()
-            environments[environment.config.environmentKey]?.removeAll { $0 === environment }
-            lastUsed[environment.id] = nil
+            pool.environments[environment.config.environmentKey]?.removeAll { $0 === environment }
+            pool.lastUsed[environment.id] = nil
             excess -= 1
         }
     }
 
     private func plan(for config: FunctionConfiguration) async throws -> LaunchPlan {
         let key = config.environmentKey
-        if let plan = plans[key], configurations[key] == config { return plan }
+        if let plan = plans[key], pool.withLock({ $0.configurations[key] == config }) { return plan }
         try LaunchPlan.validate(config)
         var optDirectory: String?
         if !config.layers.isEmpty {
@@ -388,7 +472,7 @@ public actor LocalRuntime {
             bytecodeCacheDirectory: bytecodeCacheDirectory, options: options)
         for warning in plan.warnings where loggedWarnings.insert(warning).inserted { options.logger.warning("\(warning)") }
         plans[key] = plan
-        configurations[key] = config
+        pool.withLock { $0.configurations[key] = config }
         return plan
     }
 

@@ -95,7 +95,7 @@ struct FrontDoorFastPathTests {
     @Test func requestIdsAreLowerCaseVersion4UUIDs() {
         var seen: Set<String> = []
         for _ in 0..<200 {
-            let id = FrontDoorRouter.requestId()
+            let id = RequestId.make()
             let parsed = UUID(uuidString: id)
             #expect(parsed != nil && id == id.lowercased() && id.count == 36, "\(id)")
             let characters = Array(id)

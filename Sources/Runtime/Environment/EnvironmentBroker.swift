@@ -28,7 +28,9 @@ final class EnvironmentBroker: Sendable {
         var shutdownGrace: Duration
     }
 
-    typealias Machine = EnvironmentStateMachine<CheckedContinuation<InvocationOutcome, Never>, ParkedNext>
+    /// Told how an event ended, on the environment's event loop.
+    typealias Completion = @Sendable (InvocationOutcome) -> Void
+    typealias Machine = EnvironmentStateMachine<Completion, ParkedNext>
     typealias Phase = Machine.Phase
 
     /// A `GET next` waiting for an event.
@@ -145,19 +147,29 @@ final class EnvironmentBroker: Sendable {
     /// Hands an event to the environment and waits until it has been dealt with.
     func invoke(_ request: InvocationRequest) async -> InvocationOutcome {
         await withCheckedContinuation { (continuation: CheckedContinuation<InvocationOutcome, Never>) in
-            let action = state.withLock { state -> Machine.SubmitAction in
-                state.idleGeneration &+= 1
-                return state.machine.submit(request, waiter: continuation)
-            }
-            switch action {
-            case .unavailable(let waiter):
-                waiter.resume(returning: .unavailable)
-            case .failInit(let ending):
-                loop.execute { [self] in finish(ending) }
-            case .wait:
-                break  // delivered when the runtime calls `next`
-            case .deliver(let parked):
-                // One hop onto the loop: the write and the timeout then need no further wake-ups.
+            invoke(request) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// Hands an event to the environment; `completion` runs on the environment's loop once it has been dealt
+    /// with (at once, on the caller's thread, when the environment is already gone).
+    func invoke(_ request: InvocationRequest, completion: @escaping Completion) {
+        let action = state.withLock { state -> Machine.SubmitAction in
+            state.idleGeneration &+= 1
+            return state.machine.submit(request, waiter: completion)
+        }
+        switch action {
+        case .unavailable(let waiter):
+            waiter(.unavailable)
+        case .failInit(let ending):
+            loop.execute { [self] in finish(ending) }
+        case .wait:
+            break  // delivered when the runtime calls `next`
+        case .deliver(let parked):
+            // On the loop already (a caller on the environment's own loop): written now, no wake-up at all.
+            if loop.inEventLoop {
+                deliver(to: parked)
+            } else {
                 loop.execute { [self] in deliver(to: parked) }
             }
         }
@@ -351,7 +363,7 @@ final class EnvironmentBroker: Sendable {
         }
         let memoryKB = pidNow > 0 ? ProcessMemory.treeKilobytes(pid: pidNow) : nil
 
-        let finished = state.withLock { state -> (CheckedContinuation<InvocationOutcome, Never>, CompletedInvocation, [LogEvent], discard: Bool)? in
+        let finished = state.withLock { state -> (Completion, CompletedInvocation, [LogEvent], discard: Bool)? in
             guard let finishing = state.finishing else { return nil }
             state.finishing = nil
             let current = finishing.ended.invocation
@@ -391,10 +403,10 @@ final class EnvironmentBroker: Sendable {
             }
             return (current.waiter, completed, events, discard)
         }
-        guard let (continuation, completed, events, discard) = finished else { return }
+        guard let (completion, completed, events, discard) = finished else { return }
         emit(events)
         if discard { self.discard(pid: state.withLock { $0.exitStatus == nil ? $0.pid : 0 }) } else { scheduleIdleTimeout() }
-        continuation.resume(returning: .completed(completed))
+        completion(.completed(completed))
     }
 
     /// Arms the idle timer if it is not armed. One timer per environment, re-armed when it fires

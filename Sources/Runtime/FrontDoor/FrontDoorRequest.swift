@@ -1,4 +1,5 @@
 import Foundation
+import NIOHTTP1
 
 /// One HTTP request to the front door, fully read, with its headers in the order and spelling sent.
 public struct FrontDoorRequest: Sendable {
@@ -22,6 +23,13 @@ public struct FrontDoorRequest: Sendable {
         self.body = body
         self.sourceIp = sourceIp
         self.receivedAtMilliseconds = receivedAtMilliseconds
+    }
+
+    /// A request as NIO read it.
+    init(head: HTTPRequestHead, body: [UInt8], sourceIp: String) {
+        self.init(method: head.method.rawValue, uri: head.uri,
+                  protocolName: head.version == .http1_1 ? "HTTP/1.1" : "HTTP/\(head.version.major).\(head.version.minor)",
+                  headers: head.headers.map { ($0.name, $0.value) }, body: body, sourceIp: sourceIp)
     }
 
     /// The path, without the query.

@@ -26,65 +26,69 @@ public struct FrontDoorRouter: Sendable {
 
     /// - Parameter oversizedBodyBytes: set when the body was over `maximumBodyBytes` (and dropped): its size.
     public func respond(to request: FrontDoorRequest, oversizedBodyBytes: Int? = nil) async -> FrontDoorResponse {
+        switch prepare(request, oversizedBodyBytes: oversizedBodyBytes) {
+        case .answer(let response):
+            return response
+        case .invoke(let invocation):
+            do {
+                return answer(invocation, with: try await invoke(invocation.route, invocation.event))
+            } catch {
+                return failure(invocation, "could not be invoked: \(error)")
+            }
+        }
+    }
+
+    /// What a request needs: an answer of the front door's own (no route, too large), or an invocation.
+    enum Prepared {
+        case answer(FrontDoorResponse)
+        case invoke(Invocation)
+    }
+
+    /// The event of a routed request, and what answering it needs.
+    struct Invocation: Sendable {
+        var route: FrontDoorRoute
+        var event: [UInt8]
+        var requestId: String
+        var isLoadBalancer: Bool
+    }
+
+    /// Routes `request` and builds its event.
+    func prepare(_ request: FrontDoorRequest, oversizedBodyBytes: Int? = nil) -> Prepared {
         guard let match = table.match(method: request.method, path: request.path, host: request.header("host")) else {
-            return table.unmatchedIsForbidden ? .gatewayMessage(403, "Missing Authentication Token") : .gatewayMessage(404, "Not Found")
+            return .answer(table.unmatchedIsForbidden ? .gatewayMessage(403, "Missing Authentication Token") : .gatewayMessage(404, "Not Found"))
         }
         let route = match.route
         var isLoadBalancer = false
         if case .loadBalancer = route.kind { isLoadBalancer = true }
         let limit = isLoadBalancer ? Self.maximumLoadBalancerBodyBytes : Self.maximumBodyBytes
-        if oversizedBodyBytes != nil || request.body.count > limit {
-            return isLoadBalancer ? FrontDoorResponse(status: 413) : .gatewayMessage(413, "Request Entity Too Large")
-        }
-        let requestId = Self.requestId()
+        let tooLarge = isLoadBalancer ? FrontDoorResponse(status: 413) : .gatewayMessage(413, "Request Entity Too Large")
+        if oversizedBodyBytes != nil || request.body.count > limit { return .answer(tooLarge) }
+        let requestId = RequestId.make()
         let event = FrontDoorEvent(request: request, match: match, accountId: accountId, region: region, requestId: requestId).encoded()
-        if event.count > LocalRuntime.maximumRequestBytes {
-            return isLoadBalancer ? FrontDoorResponse(status: 413) : .gatewayMessage(413, "Request Entity Too Large")
-        }
-        let failure = { (why: String) -> FrontDoorResponse in
-            onFunctionFailure(route.function, why)
-            return isLoadBalancer ? FrontDoorResponse(status: 502) : .gatewayMessage(502, "Internal server error")
-        }
-        let response: InvokeResponse
-        do {
-            response = try await invoke(route, event)
-        } catch {
-            return failure("could not be invoked: \(error)")
-        }
+        if event.count > LocalRuntime.maximumRequestBytes { return .answer(tooLarge) }
+        return .invoke(Invocation(route: route, event: event, requestId: requestId, isLoadBalancer: isLoadBalancer))
+    }
+
+    /// The HTTP answer to an invocation's result, as API Gateway or the load balancer maps it.
+    func answer(_ invocation: Invocation, with response: InvokeResponse) -> FrontDoorResponse {
+        let route = invocation.route
         var where_: String { "\(route.function):\(response.executedVersion ?? "$LATEST")" }
         if response.functionError != nil {
             let (type, message) = JSON.errorFields(response.payload)
-            return failure("\(where_) failed: \(type ?? "Unhandled"): \(message ?? String(decoding: response.payload.prefix(500), as: UTF8.self))")
+            return failure(invocation, "\(where_) failed: \(type ?? "Unhandled"): \(message ?? String(decoding: response.payload.prefix(500), as: UTF8.self))")
         }
         guard var mapped = FrontDoorResponseMapping.map(response.payload, kind: route.kind) else {
-            return failure("\(where_) returned a response \(Self.describe(route.kind)) cannot read (it needs a JSON object with a statusCode, 100–599): \(String(decoding: response.payload.prefix(300), as: UTF8.self))")
+            return failure(invocation, "\(where_) returned a response \(Self.describe(route.kind)) cannot read (it needs a JSON object with a statusCode, 100–599): \(String(decoding: response.payload.prefix(300), as: UTF8.self))")
         }
-        mapped.headers.append(("x-amzn-RequestId", requestId))
+        mapped.headers.append(("x-amzn-RequestId", invocation.requestId))
         // Not an AWS header: shows which version of a weighted alias served the request.
         if let version = response.executedVersion { mapped.headers.append(("X-Shift-Executed-Version", version)) }
         return mapped
     }
 
-    /// A random (version 4) UUID in lower case, as API Gateway's request ids: formatted by hand, without
-    /// Foundation's `UUID` and a lower-cased copy of its string.
-    static func requestId() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high: UInt64 = generator.next() & ~0xF000 | 0x4000
-        let low: UInt64 = generator.next() & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
-        let hex: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: 36) { buffer in
-            var at = 0
-            for nibble in 0..<32 {
-                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
-                    buffer[at] = UInt8(ascii: "-")
-                    at += 1
-                }
-                let word = nibble < 16 ? high : low
-                buffer[at] = hex.utf8Start[Int(word >> UInt64(60 - 4 * (nibble % 16)) & 0xF)]
-                at += 1
-            }
-            return at
-        }
+    private func failure(_ invocation: Invocation, _ why: String) -> FrontDoorResponse {
+        onFunctionFailure(invocation.route.function, why)
+        return invocation.isLoadBalancer ? FrontDoorResponse(status: 502) : .gatewayMessage(502, "Internal server error")
     }
 
     /// Invokes through the route's alias; before the first deploy made that alias, through `$LATEST`.

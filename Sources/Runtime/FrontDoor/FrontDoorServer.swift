@@ -45,6 +45,7 @@ public final class FrontDoorServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                         try connections.install(on: channel)
+                        try channel.pipeline.syncOperations.addHandler(WarmPathHandler(FrontDoorWarmPath(router: router)))
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
@@ -95,16 +96,10 @@ public final class FrontDoorServer: Sendable {
         let sourceIp = channel.remoteAddress?.ipAddress ?? "127.0.0.1"
         await HTTPConnectionLoop.serve(connection, bodyLimit: FrontDoorRouter.maximumBodyBytes) { request, keepAlive, outbound in
             let head = request.head
-            let frontDoorRequest = FrontDoorRequest(
-                method: head.method.rawValue, uri: head.uri,
-                protocolName: head.version == .http1_1 ? "HTTP/1.1" : "HTTP/\(head.version.major).\(head.version.minor)",
-                headers: head.headers.map { ($0.name, $0.value) }, body: request.body, sourceIp: sourceIp)
-            let response = await router.respond(to: frontDoorRequest, oversizedBodyBytes: request.oversizedBodyBytes)
-            // The function does not decide the framing; the server does.
-            let headers = response.headers.filter { name, _ in
-                !["content-length", "transfer-encoding", "connection"].contains { FrontDoorRequest.equalsIgnoringCase(name, $0) }
-            }
-            try await HTTPConnectionLoop.write(status: response.status, headers: headers, body: response.body, omitBody: head.method == .HEAD,
+            let response = await router.respond(to: FrontDoorRequest(head: head, body: request.body, sourceIp: sourceIp),
+                                                oversizedBodyBytes: request.oversizedBodyBytes)
+            let answer = FrontDoorWarmPath.answer(response, omitBody: head.method == .HEAD)
+            try await HTTPConnectionLoop.write(status: answer.status, headers: answer.headers, body: answer.body, omitBody: answer.omitBody,
                                                version: head.version, keepAlive: keepAlive, to: outbound, allocator: channel.allocator)
         }
     }

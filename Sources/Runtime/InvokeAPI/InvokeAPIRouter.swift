@@ -82,7 +82,7 @@ public struct InvokeAPIRouter: Sendable {
     ]
 
     public func respond(to request: InvokeAPIRequest) async -> InvokeAPIResponse {
-        let requestId = UUID().uuidString.lowercased()
+        let requestId = RequestId.make()
         var response = await dispatch(request, requestId: requestId)
         if !response.headers.contains(where: { $0.0.lowercased() == "x-amzn-requestid" }) {
             response.headers.append(("x-amzn-RequestId", requestId))

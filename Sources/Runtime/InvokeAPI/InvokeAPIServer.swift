@@ -42,6 +42,7 @@ public final class InvokeAPIServer: Sendable {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
                         try channel.pipeline.syncOperations.addHandler(InvokeAPIProtocolErrorHandler())
                         try connections.install(on: channel)
+                        try channel.pipeline.syncOperations.addHandler(WarmPathHandler(InvokeWarmPath(service: service)))
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }

@@ -27,8 +27,12 @@ extension InvokeAPIRouter {
         let invokeRequest = InvokeRequest(function: name, qualifier: qualifier, payload: payload, invocationType: type,
                                           tailLog: request.headers["x-amz-log-type"] == "Tail", clientContext: clientContext,
                                           requestId: call.requestId)
-        let response = try await service.invoke(invokeRequest)
-        var headers: [(String, String)] = [("x-amzn-RequestId", response.requestId ?? call.requestId)]
+        return Self.answer(try await service.invoke(invokeRequest), requestId: call.requestId)
+    }
+
+    /// Invoke's HTTP answer to an invocation (the warm path's too).
+    static func answer(_ response: InvokeResponse, requestId: String) -> InvokeAPIResponse {
+        var headers: [(String, String)] = [("x-amzn-RequestId", response.requestId ?? requestId)]
         if let version = response.executedVersion { headers.append(("X-Amz-Executed-Version", version)) }
         if let error = response.functionError { headers.append(("X-Amz-Function-Error", error)) }
         if let log = response.logResult { headers.append(("X-Amz-Log-Result", log)) }

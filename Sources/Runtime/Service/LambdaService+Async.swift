@@ -50,7 +50,7 @@ extension LambdaService {
 
     /// Queues an Event invocation; returns its request id.
     func enqueueEvent(function: String, qualifier: String?, payload: [UInt8]) -> String {
-        let id = UUID().uuidString.lowercased()
+        let id = RequestId.make()
         eventQueue.outstanding += 1
         eventContinuation.yield(AsyncEvent(requestId: id, function: function, qualifier: qualifier, payload: payload, queuedAt: clock.nowMilliseconds))
         return id

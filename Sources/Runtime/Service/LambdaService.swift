@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What an Invoke call asks for.
 public struct InvokeRequest: Sendable {
@@ -57,13 +58,11 @@ public actor LambdaService {
     public let metrics: MetricsStore
     public let runtime: LocalRuntime
     public let clock: any RuntimeClock
-    var definitions: [String: FunctionDefinition] = [:]
-    private var router: AliasRouter
-    /// Added to every function's environment: where the Invoke API and CodeDeploy endpoints listen.
-    private var serviceEnvironment: [String: String] = [:]
+    private let router: AliasRouter
+    /// What a warm invocation reads without the actor (`invokeWarm`), behind a lock.
+    let shared = Mutex(Shared())
     /// The Invoke API's URL once `setEndpoint` was called.
     public private(set) var endpointURL: String?
-    private var concurrency: [String: Int] = [:]
     /// The asynchronous invocation queue (see `LambdaService+Async.swift`).
     nonisolated let eventStream: AsyncStream<AsyncEvent>
     nonisolated let eventContinuation: AsyncStream<AsyncEvent>.Continuation
@@ -180,13 +179,7 @@ public actor LambdaService {
         case .requestResponse:
             let (result, executedVersion) = try await run(name: name, qualifier: qualifier, payload: request.payload,
                                                            requestId: request.requestId, clientContext: request.clientContext)
-            var logResult: String?
-            if request.tailLog {
-                let bytes = Array(result.log.utf8.suffix(4096))
-                logResult = Data(bytes).base64EncodedString()
-            }
-            return InvokeResponse(statusCode: 200, payload: result.payload, executedVersion: executedVersion,
-                                  functionError: result.functionError, logResult: logResult, result: result, requestId: result.requestId)
+            return Self.response(result, executedVersion: executedVersion, tailLog: request.tailLog)
         }
     }
 
@@ -194,9 +187,8 @@ public actor LambdaService {
     func run(name: String, qualifier: String?, payload: [UInt8], requestId: String?, clientContext: String?) async throws -> (InvocationResult, String) {
         let (configuration, executedVersion) = try await resolve(name: name, qualifier: qualifier)
         let start = clock.nowMilliseconds
-        concurrency[name, default: 0] += 1
-        let inFlight = concurrency[name, default: 1]
-        defer { concurrency[name, default: 1] -= 1 }
+        let inFlight = shared.withLock { $0.enter(name) }
+        defer { shared.withLock { $0.leave(name) } }
         let result: InvocationResult
         do {
             result = try await runtime.invoke(configuration, payload: payload, requestId: requestId, clientContext: clientContext,
@@ -206,11 +198,15 @@ public actor LambdaService {
                                             startMilliseconds: start, durationMilliseconds: 0, errorType: nil, throttled: true, concurrency: inFlight))
             throw error
         }
+        record(result, name: name, qualifier: qualifier, executedVersion: executedVersion, start: start, inFlight: inFlight)
+        return (result, executedVersion)
+    }
+
+    nonisolated func record(_ result: InvocationResult, name: String, qualifier: String?, executedVersion: String, start: Int64, inFlight: Int) {
         metrics.record(InvocationSample(
             functionName: name, qualifier: qualifier, executedVersion: executedVersion, startMilliseconds: start,
             durationMilliseconds: Double(result.duration.components.seconds) * 1000 + Double(result.duration.components.attoseconds) / 1e15,
             errorType: result.functionError == nil ? nil : (result.errorType ?? "Unhandled"), throttled: false, concurrency: inFlight))
-        return (result, executedVersion)
     }
 
     /// The configuration to run for `name` + `qualifier`: `$LATEST` from disk, a version from its snapshot,
@@ -224,34 +220,51 @@ public actor LambdaService {
             ? .latest(functionName: name) : try await store.resolveTarget(function: name, qualifier: qualifier)
         switch target {
         case .latest:
-            var configuration = definition.latest
-            configuration.environment.merge(serviceEnvironment) { $1 }
-            return (configuration, "$LATEST")
+            return (latestConfiguration(name, definition), "$LATEST")
         case .version(let version):
             return (configuration(of: version, definition: definition), version.versionString)
         case .alias(let alias):
             let chosen = router.route(alias)
-            guard let number = Int(chosen) else {
-                var configuration = definition.latest
-                configuration.environment.merge(serviceEnvironment) { $1 }
-                return (configuration, "$LATEST")
-            }
+            guard let number = Int(chosen) else { return (latestConfiguration(name, definition), "$LATEST") }
             let version = try await store.getVersion(function: name, version: number)
             return (configuration(of: version, definition: definition), version.versionString)
         }
     }
 
+    /// `resolve` without awaiting: nil when it would need the store (an alias or version not cached there).
+    nonisolated func resolveCached(name: String, qualifier: String?) -> (FunctionConfiguration, executedVersion: String)? {
+        guard let definition = shared.withLock({ $0.definitions[name] }) else { return nil }
+        guard qualifier == nil || qualifier == "$LATEST" else { return nil }
+        return (latestConfiguration(name, definition), "$LATEST")
+    }
+
+    /// `$LATEST` with the service's endpoints, built once per definition and endpoint (an unchanged configuration
+    /// is then the same value, which the runtime compares on every invocation).
+    private nonisolated func latestConfiguration(_ name: String, _ definition: FunctionDefinition) -> FunctionConfiguration {
+        shared.withLock { shared in
+            if let known = shared.latestConfigurations[name] { return known }
+            var configuration = definition.latest
+            configuration.environment.merge(shared.serviceEnvironment) { $1 }
+            shared.latestConfigurations[name] = configuration
+            return configuration
+        }
+    }
+
     /// A published version runs from its snapshot: its own code, layers and configuration.
-    private func configuration(of version: FunctionVersion, definition: FunctionDefinition) -> FunctionConfiguration {
+    private nonisolated func configuration(of version: FunctionVersion, definition: FunctionDefinition) -> FunctionConfiguration {
+        let key = EnvironmentKey(functionName: version.functionName, version: version.versionString)
+        if let known = shared.withLock({ $0.versionConfigurations[key] }) { return known }
         let stored = version.configuration
         var environment = stored.environment
-        environment.merge(serviceEnvironment) { $1 }
+        environment.merge(shared.withLock { $0.serviceEnvironment }) { $1 }
         let layers = stored.layers.compactMap { store.codeDirectory(for: $0.codeSha256)?.path }
-        return FunctionConfiguration(
+        let configuration = FunctionConfiguration(
             functionName: version.functionName, version: version.versionString, runtime: stored.runtime,
             handler: stored.handler.isEmpty ? nil : stored.handler, codeDirectory: version.codeDirectory.path, layers: layers,
             memorySize: stored.memorySize, timeout: stored.timeout, environment: environment,
             reservedConcurrency: stored.extra["ReservedConcurrentExecutions"].flatMap(Int.init),
             region: definition.latest.region, accountId: definition.latest.accountId)
+        shared.withLock { $0.versionConfigurations[key] = configuration }
+        return configuration
     }
 }

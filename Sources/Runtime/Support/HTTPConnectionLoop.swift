@@ -63,19 +63,24 @@ enum HTTPConnectionLoop {
     /// Writes a response head (with `Content-Length`, `Date` and, unless kept alive, `Connection: close`) and its body.
     static func write(status: Int, headers extra: some Sequence<(String, String)>, body: [UInt8], omitBody: Bool = false,
                       version: HTTPVersion, keepAlive: Bool, to outbound: Outbound, allocator: ByteBufferAllocator) async throws {
+        try await outbound.write(contentsOf: parts(status: status, headers: extra, body: body, omitBody: omitBody, version: version,
+                                                   keepAlive: keepAlive, allocator: allocator))
+    }
+
+    /// The parts of a response: its head (with `Content-Length`, `Date` and, unless kept alive, `Connection: close`),
+    /// its body and its end.
+    static func parts(status: Int, headers extra: some Sequence<(String, String)>, body: [UInt8], omitBody: Bool = false,
+                      version: HTTPVersion, keepAlive: Bool, allocator: ByteBufferAllocator) -> [HTTPServerResponsePart] {
         var headers = HTTPHeaders()
         for (name, value) in extra { headers.add(name: name, value: value) }
         headers.add(name: "Content-Length", value: String(body.count))
         headers.add(name: "Date", value: httpDate())
         if !keepAlive { headers.add(name: "Connection", value: "close") }
         let head = HTTPResponseHead(version: version, status: HTTPResponseStatus(statusCode: status), headers: headers)
-        if body.isEmpty || omitBody {
-            try await outbound.write(contentsOf: [.head(head), .end(nil)])
-        } else {
-            var buffer = allocator.buffer(capacity: body.count)
-            buffer.writeBytes(body)
-            try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(buffer)), .end(nil)])
-        }
+        if body.isEmpty || omitBody { return [.head(head), .end(nil)] }
+        var buffer = allocator.buffer(capacity: body.count)
+        buffer.writeBytes(body)
+        return [.head(head), .body(.byteBuffer(buffer)), .end(nil)]
     }
 
     /// The `Date` header changes once a second: formatted once a second.

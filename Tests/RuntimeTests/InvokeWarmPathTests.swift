@@ -1,0 +1,191 @@
+import Foundation
+import Testing
+@testable import Runtime
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Invoke API's warm path (`InvokeWarmPathHandler`): a synchronous call of a warm function is answered from the
+/// connection's event loop, exactly as the general path answers it; everything else still reaches the general path.
+@Suite("Invoke API warm path")
+struct InvokeWarmPathTests {
+    @Test func aWarmCallIsAnsweredLikeTheFirstColdOne() async throws {
+        try await withInvokeAPI { api in
+            let cold = try await api.invoke("echo", #"{"n":1}"#)
+            #expect(api.service.warmPathAnswers == 0)
+            let warm = try await api.invoke("echo", #"{"n":2}"#, headers: [("X-Amz-Log-Type", "Tail")])
+            #expect(api.service.warmPathAnswers == 1)
+            #expect(cold.status == 200 && warm.status == 200)
+            for name in ["x-amzn-requestid", "x-amz-executed-version", "content-type", "date"] {
+                #expect(warm.headers[name] != nil, "warm answer lacks \(name)")
+            }
+            #expect(warm.headers["x-amz-executed-version"] == cold.headers["x-amz-executed-version"])
+            #expect(warm.headers["x-amzn-requestid"] != cold.headers["x-amzn-requestid"])
+            #expect((warm.json["event"] as? [String: Any])?["n"] as? Int == 2)
+            let log = String(decoding: Data(base64Encoded: warm.headers["x-amz-log-result"] ?? "") ?? Data(), as: UTF8.self)
+            #expect(log.contains("echo says hi"))
+            #expect(log.contains("REPORT RequestId: \(warm.headers["x-amzn-requestid"] ?? "?")"))
+            // The log recorder and the metrics saw it as any other invocation.
+            #expect(api.metrics.totals(metric: .invocations).values.reduce(0, +) == 2)
+        }
+    }
+
+    @Test func whatTheWarmPathDoesNotTakeIsAnsweredByTheGeneralPath() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")  // warm from here on
+            let notJSON = try await api.invoke("echo", "{not json")
+            #expect(notJSON.status == 400)
+            #expect(notJSON.headers["x-amzn-errortype"] == "InvalidRequestContentException")
+            let event = try await api.invoke("echo", headers: [("X-Amz-Invocation-Type", "Event")])
+            #expect(event.status == 202)
+            let dryRun = try await api.invoke("echo", headers: [("X-Amz-Invocation-Type", "DryRun")])
+            #expect(dryRun.status == 204)
+            let missingAlias = try await api.http("POST", "/2015-03-31/functions/echo/invocations?Qualifier=nope", json: "{}")
+            #expect(missingAlias.status == 404)
+            let unknown = try await api.invoke("nope")
+            #expect(unknown.status == 404)
+            #expect(unknown.headers["x-amzn-errortype"] == "ResourceNotFoundException")
+            let byArn = try await api.http("POST", "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aecho/invocations", json: "{}")
+            #expect(byArn.status == 200)
+            let throttled = try await api.invoke("throttled")
+            #expect(throttled.status == 429)
+            #expect(api.service.warmPathAnswers == 0)
+            await api.service.waitUntilEventQueueIdle()
+        }
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")
+            // Three requests in one write: a warm one, one for the general path, a warm one.
+            func post(_ body: String, _ extra: String = "") -> String {
+                "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n\(extra)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            let request = post(#"{"n":1}"#) + post(#"{"n":2}"#, "X-Amz-Invocation-Type: DryRun\r\n") + post(#"{"n":3}"#)
+            let text = try await rawExchange(port: api.port, request, responses: 3)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "204", "200"])
+            let first = try #require(text.range(of: #""n": 1"#) ?? text.range(of: #""n":1"#))
+            let third = try #require(text.range(of: #""n": 3"#) ?? text.range(of: #""n":3"#))
+            #expect(first.lowerBound < third.lowerBound)
+            #expect(api.service.warmPathAnswers == 2)
+        }
+    }
+
+    @Test func stoppingTheServerLetsAWarmCallInFlightAnswer() async throws {
+        let slowCode = """
+        import os, time
+        def slow(event, context):
+            gate = os.path.join(os.environ["RECORD_DIR"], "gate")
+            while not os.path.exists(gate):
+                time.sleep(0.005)
+            return {"done": True}
+        """
+        try await withInvokeAPI(definitions: { _, fixtures in
+            let code = (try? fixtures.write("slow", ["slow.py": slowCode])) ?? ""
+            return [FunctionDefinition(latest: FunctionConfiguration(functionName: "slow", runtime: "python3.12", handler: "slow.slow", codeDirectory: code,
+                                                                     environment: ["RECORD_DIR": fixtures.path + "/records"]))]
+        }) { api in
+            let gate = api.fixtures.path + "/records/gate"
+            _ = FileManager.default.createFile(atPath: gate, contents: nil)
+            let first = try await api.invoke("slow")
+            #expect(first.status == 200, "\(first.text)")  // warm, on its own server below
+            try FileManager.default.removeItem(atPath: gate)
+            let server = try await InvokeAPIServer.bind(service: api.service)
+            let port = server.port
+            let answer = try await withThrowingTaskGroup(of: LoopbackHTTPClient.Response?.self) { group in
+                group.addTask { try await server.run(); return nil }
+                group.addTask {
+                    try await withCheckedThrowingContinuation { continuation in
+                        Thread {
+                            let client = LoopbackHTTPClient(port: port)
+                            defer { client.close() }
+                            continuation.resume(with: Result { try client.request("POST", "/2015-03-31/functions/slow/invocations", body: Array("{}".utf8)) })
+                        }.start()
+                    }
+                }
+                try await waitUntil(.seconds(30)) { await api.runtime.environmentStatuses().contains { $0.functionName == "slow" && $0.isBusy } }
+                #expect(api.service.warmPathAnswers == 0)
+                await server.closeListener()
+                group.cancelAll()  // the server stops while the call runs
+                _ = FileManager.default.createFile(atPath: gate, contents: nil)
+                var answer: LoopbackHTTPClient.Response?
+                while let next = try await group.next() { if let next { answer = next } }
+                return answer
+            }
+            #expect(answer?.status == 200)
+            #expect(answer?.json["done"] as? Bool == true)
+            #expect(api.service.warmPathAnswers == 1)
+        }
+    }
+}
+
+/// The front door's warm path: a request to a warm function is answered from the event loop, as the async path answers it.
+@Suite("Front door warm path")
+struct FrontDoorWarmPathTests {
+    @Test func aWarmRequestIsAnsweredLikeTheColdOne() async throws {
+        try await withFrontDoor([FrontDoorTests.rest]) { door in
+            let cold = try await door.request("GET", "/echo?x=1")
+            #expect(door.service.warmPathAnswers == 0)
+            let warm = try await door.request("GET", "/echo?x=1")
+            #expect(door.service.warmPathAnswers == 1)
+            #expect(cold.status == 200 && warm.status == 200)
+            #expect(Set(cold.headers.map { $0.0.lowercased() }) == Set(warm.headers.map { $0.0.lowercased() }))
+            #expect(warm.values("x-amzn-RequestId") != cold.values("x-amzn-RequestId"))
+            func event(_ response: RawHTTPResponse) -> [String: Any] {
+                var event = response.json
+                event["requestContext"] = nil  // request id and time
+                return event
+            }
+            #expect(NSDictionary(dictionary: event(cold)) == NSDictionary(dictionary: event(warm)))
+            // What the front door answers itself comes at once, and a HEAD gets no body.
+            #expect(try await door.request("GET", "/nowhere").status == 403)
+            let head = try await door.request("HEAD", "/echo")
+            #expect(head.body.isEmpty)
+        }
+    }
+}
+
+/// Writes `request` on a fresh connection and reads until `responses` whole answers (by Content-Length) arrived.
+private func rawExchange(port: Int, _ request: String, responses: Int) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+            _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let bytes = Array(request.utf8)
+            _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            var data: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while countWhole(data) < responses {
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                data += chunk[0..<n]
+            }
+            continuation.resume(returning: String(decoding: data, as: UTF8.self))
+        }.start()
+    }
+}
+
+/// How many whole responses `data` holds.
+private func countWhole(_ data: [UInt8]) -> Int {
+    var text = Substring(String(decoding: data, as: UTF8.self))
+    var count = 0
+    while let end = text.range(of: "\r\n\r\n") {
+        let head = text[..<end.lowerBound].lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        let bodyStart = end.upperBound
+        guard text.utf8.distance(from: bodyStart, to: text.endIndex) >= length else { break }
+        count += 1
+        text = text[text.utf8.index(bodyStart, offsetBy: length)...]
+    }
+    return count
+}
