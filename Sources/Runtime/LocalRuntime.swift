@@ -251,7 +251,7 @@ public actor LocalRuntime {
             requestId: requestId ?? RequestId.make(),
             payload: payload,
             invokedFunctionArn: invokedFunctionArn ?? config.qualifiedArn,
-            traceId: makeTraceId(),
+            traceId: RequestId.traceHeader(),
             clientContext: clientContext,
             cognitoIdentity: cognitoIdentity)
     }
@@ -501,16 +501,6 @@ public actor LocalRuntime {
 
     private static func safeName(_ s: String) -> String {
         String(s.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
-    }
-
-    private static func makeTraceId() -> String {
-        func hex(_ value: UInt64, _ digits: Int) -> String {
-            let s = String(value, radix: 16)
-            return String(repeating: "0", count: max(0, digits - s.count)) + s
-        }
-        let epoch = hex(UInt64(Date().timeIntervalSince1970), 8)
-        let root = hex(UInt64.random(in: 0...UInt64.max) >> 32, 8) + hex(UInt64.random(in: 0...UInt64.max), 16)
-        return "Root=1-\(epoch)-\(root);Parent=\(hex(UInt64.random(in: 0...UInt64.max), 16));Sampled=0"
     }
 }
 

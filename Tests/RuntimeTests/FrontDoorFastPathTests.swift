@@ -92,6 +92,13 @@ struct FrontDoorFastPathTests {
         #expect(object == [nasty: nasty])
     }
 
+    @Test func traceHeadersHaveLambdasShape() throws {
+        let header = RequestId.traceHeader(epochSeconds: 0x5F0A_1B2C)
+        let pattern = try Regex("^Root=1-5f0a1b2c-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$")
+        #expect(header.wholeMatch(of: pattern) != nil, "\(header)")
+        #expect(RequestId.traceHeader() != RequestId.traceHeader())
+    }
+
     @Test func requestIdsAreLowerCaseVersion4UUIDs() {
         var seen: Set<String> = []
         for _ in 0..<200 {
