@@ -60,6 +60,16 @@ private extension InvocationTarget {
     }
 }
 
+/// What the writer of `racingUpdatesNeverLeaveAnOlderAnswerInTheCache` has done so far.
+private final class UpdateProgress: Sendable {
+    /// Revision id → its place in the sequence of updates.
+    let order = Mutex([String: Int]())
+    /// The place of the last update that has returned.
+    let returned = Mutex(-1)
+    /// Answers the reader got from the cache.
+    let hits = Mutex(0)
+}
+
 @Suite struct StateResolutionCacheTests {
     @Test func aResolvedAliasIsCachedAndAnUpdateNeverLeavesTheOldWeights() async throws {
         try await SharedDirectory.with { _, store in
@@ -86,7 +96,6 @@ private extension InvocationTarget {
             // A numbered qualifier's version serves `cachedVersion` as well.
             guard case .version(let version) = two else { Issue.record("version 2 resolved to \(two)"); return }
             #expect(store.cachedVersion(function: "fn", version: 2) == version)
-            #expect(store.cachedVersion(function: "fn", version: 3) == nil)
             #expect(store.cachedVersion(function: "fn", version: 3) == nil)
             let three = try await store.getVersion(function: "fn", version: 3)
             #expect(store.cachedVersion(function: "fn", version: 3) == three)
@@ -139,6 +148,49 @@ private extension InvocationTarget {
             #expect(store.cachedVersion(function: "fn", version: 3) == nil)
             #expect(other.cachedVersion(function: "fn", version: 3) == nil)
             await #expect(throws: StateError.self) { try await other.getVersion(function: "fn", version: 3) }
+        }
+    }
+
+    /// Updates through one store while another resolves and reads its cache as fast as it can: an answer the cache
+    /// gives is never older than the last update that had returned before the call was made.
+    @Test func racingUpdatesNeverLeaveAnOlderAnswerInTheCache() async throws {
+        try await SharedDirectory.with { shared, writer in
+            let server = try await shared.open(lifetime: .seconds(3600))
+            defer { try? server.close() }
+            let updates = 150
+            let progress = UpdateProgress()
+            let first = try await writer.getAlias(function: "fn", name: "live")
+            progress.order.withLock { $0[first.revisionId] = -1 }
+            let stale = try await withThrowingTaskGroup(of: Int.self) { group in
+                group.addTask {
+                    for n in 0..<updates {
+                        let weight = Double(n % 9 + 1) / 10
+                        let alias = try await writer.updateAlias(function: "fn", name: "live", routingConfig: RoutingConfig(additionalVersionWeights: ["2": weight]))
+                        progress.order.withLock { $0[alias.revisionId] = n }
+                        progress.returned.withLock { $0 = n }
+                    }
+                    return 0
+                }
+                group.addTask {
+                    var stale = 0
+                    while progress.returned.withLock({ $0 }) < updates - 1 {
+                        _ = try await server.resolveTarget(function: "fn", qualifier: "live")
+                        for _ in 0..<20 {
+                            let before = progress.returned.withLock { $0 }
+                            guard case .alias(let alias) = server.cachedTarget(function: "fn", qualifier: "live") else { continue }
+                            progress.hits.withLock { $0 += 1 }
+                            // An answer read after an update returned carries that update's revision or a later one's;
+                            // one the writer has not recorded yet is later still.
+                            if let place = progress.order.withLock({ $0[alias.revisionId] }), place < before { stale += 1 }
+                        }
+                    }
+                    return stale
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(stale == 0)
+            #expect(progress.hits.withLock { $0 } > 0, "the reader got answers from the cache while the writer wrote")
+            #expect(try await server.resolveTarget(function: "fn", qualifier: "live").routing == RoutingConfig(additionalVersionWeights: ["2": Double((updates - 1) % 9 + 1) / 10]))
         }
     }
 
