@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime"], exclude: ["Fixtures"]),
         // Runs the built binaries (depending on the executables makes `swift test` build them first) and unit-tests
         // a few of ShiftCLI's pure functions.
-        .testTarget(name: "ShiftCLITests", dependencies: ["shift", "shiftctl", "ShiftCLI"]),
+        .testTarget(name: "ShiftCLITests", dependencies: ["shift", "shiftctl", "ShiftCLI", "Runtime"]),
     ]
 )

@@ -6,8 +6,8 @@ import Foundation
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shift-bench",
-        abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API, the judgement.",
-        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self, BenchFrontDoor.self])
+        abstract: "Benchmarks: template loading, the runtime, a rollout through the deployment engine, the Invoke API, the judgement, state resolution.",
+        subcommands: [BenchTemplate.self, BenchRuntime.self, BenchRollout.self, BenchServe.self, BenchJudgement.self, BenchFrontDoor.self, BenchState.self])
 }
 
 /// Timing helpers shared by the benchmarks.

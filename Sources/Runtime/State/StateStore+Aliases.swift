@@ -14,7 +14,7 @@ extension StateStore {
         let routingJSON = try routing.map(Self.encode)
         let arn = options.arn
         let now = nowMilliseconds()
-        return try await write { db in
+        return try await write(invalidatesResolutions: true) { db in
             try Self.requireFunction(db, function, arn: arn)
             try Self.requireVersions(db, function, primary: functionVersion, routing: routing, arn: arn)
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM aliases WHERE function = ? AND name = ?", arguments: [function, name]) != nil {
@@ -43,7 +43,7 @@ extension StateStore {
         if let functionVersion { try AliasRules.validateVersion(functionVersion) }
         let arn = options.arn
         let now = nowMilliseconds()
-        return try await write { db in
+        return try await write(invalidatesResolutions: true) { db in
             try Self.requireFunction(db, function, arn: arn)
             var alias = try Self.fetchAlias(db, function: function, name: name, arn: arn)
             if let revisionId, revisionId != alias.revisionId {
@@ -75,7 +75,7 @@ extension StateStore {
     /// DeleteAlias; 404 when the function or alias does not exist.
     public func deleteAlias(function: String, name: String) async throws {
         let arn = options.arn
-        try await write { db in
+        try await write(invalidatesResolutions: true) { db in
             try Self.requireFunction(db, function, arn: arn)
             try db.execute(sql: "DELETE FROM aliases WHERE function = ? AND name = ?", arguments: [function, name])
             if db.changesCount == 0 {

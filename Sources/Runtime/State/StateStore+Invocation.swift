@@ -14,8 +14,16 @@ public enum InvocationTarget: Sendable, Equatable {
 extension StateStore {
     /// Resolves `function` + `qualifier` (nil, `$LATEST`, a version number or an alias name) for an invocation.
     /// Unknown function, version or alias: 404 `ResourceNotFoundException` "Function not found: <arn with qualifier>",
-    /// as Invoke answers.
+    /// as Invoke answers. Always reads the database, and leaves the answer for `cachedTarget`.
     public func resolveTarget(function: String, qualifier: String?) async throws -> InvocationTarget {
+        // Before the read: an answer is only as current as the generation seen before its rows were.
+        let ticket = resolutionCache.ticket()
+        let target = try await readTarget(function: function, qualifier: qualifier)
+        resolutionCache.fill(target, function: function, qualifier: qualifier, ticket: ticket)
+        return target
+    }
+
+    private func readTarget(function: String, qualifier: String?) async throws -> InvocationTarget {
         let arn = options.arn
         let codeRoot = codeStore.root
         return try await read { db in

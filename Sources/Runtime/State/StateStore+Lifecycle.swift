@@ -72,7 +72,7 @@ extension StateStore {
     /// DeleteFunction with a version: 409 when an alias routes to it.
     public func deleteVersion(function: String, version: Int) async throws {
         let arn = options.arn
-        try await write { db in
+        try await write(invalidatesResolutions: true) { db in
             let aliases = try Row.fetchAll(db, sql: "SELECT * FROM aliases WHERE function = ? ORDER BY name", arguments: [function])
                 .map { try Self.alias(from: $0, arn: arn) }
                 .filter { $0.functionVersion == String(version) || $0.routingConfig?.additionalVersionWeights[String(version)] != nil }
@@ -88,7 +88,7 @@ extension StateStore {
 
     /// DeleteFunction without a qualifier: its versions, aliases, tags and `$LATEST` revision go (deployment history stays).
     public func deleteFunction(_ function: String) async throws {
-        try await write { db in
+        try await write(invalidatesResolutions: true) { db in
             for table in ["aliases", "versions", "function_tags", "function_latest"] {
                 try db.execute(sql: "DELETE FROM \(table) WHERE function = ?", arguments: [function])
             }

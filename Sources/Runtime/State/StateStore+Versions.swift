@@ -7,7 +7,7 @@ extension StateStore {
         // A read-only store (a dry run) knows the function from the template alone.
         guard !options.readOnly else { return }
         let now = nowMilliseconds()
-        try await write { db in
+        try await write(invalidatesResolutions: true) { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [name, now])
         }
     }
@@ -47,7 +47,7 @@ extension StateStore {
         let configurationJSON = try Self.encode(configuration)
         let now = nowMilliseconds()
         let codeRoot = codeStore.root
-        return try await write { db in
+        return try await write(invalidatesResolutions: true) { db in
             try db.execute(sql: "INSERT OR IGNORE INTO functions (name, created_at) VALUES (?, ?)", arguments: [function, now])
             if let latest = try Row.fetchOne(db, sql: "SELECT * FROM versions WHERE function = ? ORDER BY version DESC LIMIT 1", arguments: [function]) {
                 let existing = try Self.version(from: latest, codeRoot: codeRoot)
@@ -78,16 +78,20 @@ extension StateStore {
         }
     }
 
-    /// One published version; 404 `ResourceNotFoundException` when it does not exist.
+    /// One published version; 404 `ResourceNotFoundException` when it does not exist. Always reads the database,
+    /// and leaves the answer for `cachedVersion`.
     public func getVersion(function: String, version: Int) async throws -> FunctionVersion {
         let codeRoot = codeStore.root
         let arn = options.arn
-        return try await read { db in
+        let ticket = resolutionCache.ticket()
+        let found = try await read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM versions WHERE function = ? AND version = ?", arguments: [function, version]) else {
                 throw StateError(.resourceNotFound, "Function not found: \(arn.function(function, qualifier: String(version)))")
             }
             return try Self.version(from: row, codeRoot: codeRoot)
         }
+        resolutionCache.fill(found, ticket: ticket)
+        return found
     }
 
     /// The newest published version, or nil when none has been published.

@@ -16,11 +16,20 @@ public final class StateStore: Sendable {
         /// Where the instants the store writes (`published_at`, an alias's `updated_at`) come from: the
         /// directory's `StateClock`, so they are on the same time base as metrics and logs.
         public var clock: any RuntimeClock
+        /// How long `cachedTarget`/`cachedVersion` trust an answer at most, even when the state directory's generation
+        /// says nothing changed: the bound on staleness after a writer died between its commit and the generation write.
+        public var resolutionCacheLifetime: Duration
+        /// Where the resolution cache's ages come from (monotonic: an age, not an instant of the state clock); tests advance it.
+        var resolutionCacheClock: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
 
-        public init(arn: LambdaArn = LambdaArn(), readOnly: Bool = false, clock: any RuntimeClock = ScaledClock(timeScale: 1)) {
+        public init(
+            arn: LambdaArn = LambdaArn(), readOnly: Bool = false, clock: any RuntimeClock = ScaledClock(timeScale: 1),
+            resolutionCacheLifetime: Duration = .seconds(1)
+        ) {
             self.arn = arn
             self.readOnly = readOnly
             self.clock = clock
+            self.resolutionCacheLifetime = resolutionCacheLifetime
         }
     }
 
@@ -28,14 +37,16 @@ public final class StateStore: Sendable {
     public let options: Options
     let database: DatabasePool
     let codeStore: CodeStore
+    let resolutionCache: ResolutionCache
 
     public var databasePath: String { directory.appendingPathComponent("state.sqlite").path }
 
-    private init(directory: URL, options: Options, database: DatabasePool) {
+    private init(directory: URL, options: Options, database: DatabasePool, resolutionCache: ResolutionCache) {
         self.directory = directory
         self.options = options
         self.database = database
         self.codeStore = CodeStore(root: directory.appendingPathComponent("code", isDirectory: true), excluding: [directory])
+        self.resolutionCache = resolutionCache
     }
 
     /// Opens (creating if needed) the state directory and migrates the schema.
@@ -48,22 +59,26 @@ public final class StateStore: Sendable {
             configuration.label = "shift-state"
             let path = directory.appendingPathComponent("state.sqlite").path
             let pool: DatabasePool
+            let cache: ResolutionCache
             if options.readOnly {
                 pool = try DatabasePool(path: path, configuration: configuration)
+                cache = ResolutionCache(directory: directory, readOnly: true, lifetime: options.resolutionCacheLifetime, now: options.resolutionCacheClock)
             } else {
                 // Two processes opening a fresh directory would both switch it to WAL and both see migration
                 // "v1" unapplied (GRDB reads the applied list outside the migration's transaction), and the
                 // second CREATE TABLE would fail. Opening and migrating one at a time takes milliseconds.
-                pool = try FileLock.withLock(path: directory.appendingPathComponent("schema.lock").path) {
+                (pool, cache) = try FileLock.withLock(path: directory.appendingPathComponent("schema.lock").path) {
                     // SQLite gives the WAL and shared-memory files the database file's mode.
                     StateDirectory.createPrivateFile(path)
                     for suffix in ["-wal", "-shm"] { StateDirectory.restrict(path + suffix) }
                     let pool = try DatabasePool(path: path, configuration: configuration)
                     try StateSchema.migrator.migrate(pool)
-                    return pool
+                    // Under the lock, so that no other opener reads the generation file before its first value is in.
+                    let cache = ResolutionCache(directory: directory, readOnly: false, lifetime: options.resolutionCacheLifetime, now: options.resolutionCacheClock)
+                    return (pool, cache)
                 }
             }
-            return StateStore(directory: directory, options: options, database: pool)
+            return StateStore(directory: directory, options: options, database: pool, resolutionCache: cache)
         } catch let error as StateError {
             throw error
         } catch {
@@ -77,8 +92,14 @@ public final class StateStore: Sendable {
     }
 
     /// Runs a write transaction, mapping database errors to `StateError`.
-    func write<T: Sendable>(_ updates: @Sendable @escaping (Database) throws -> T) async throws -> T {
+    ///
+    /// - Parameter invalidatesResolutions: true for every write that can change what `resolveTarget` or `getVersion`
+    ///   answer (rows of `functions`, `versions`, `aliases`): once it commits, cached answers go stale in every process.
+    func write<T: Sendable>(invalidatesResolutions: Bool = false, _ updates: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do {
+            // After the commit, never before: a reader that sees the new generation must find the new rows. After a
+            // failure too, whose outcome (a failed COMMIT) may be unknown: a needless advance only costs a reload.
+            defer { if invalidatesResolutions { resolutionCache.advance() } }
             return try await database.writeWithoutTransaction { db in try db.immediateTransaction(updates) }
         } catch let error as StateError {
             throw error
