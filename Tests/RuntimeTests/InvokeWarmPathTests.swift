@@ -31,6 +31,35 @@ struct InvokeWarmPathTests {
         }
     }
 
+    @Test func anAliasIsServedWarmAndAWeightChangeAppliesToTheNextCall() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.http("POST", "/2015-03-31/functions/echo/versions", json: "{}")
+            _ = try await api.service.store.publishVersion(
+                function: "echo", configuration: VersionConfiguration(runtime: "python3.12", handler: "app.echo", environment: ["V": "2"]),
+                code: .directory(URL(fileURLWithPath: api.fixtures.path + "/fn")))
+            _ = try await api.http("POST", "/2015-03-31/functions/echo/aliases", json: #"{"Name":"live","FunctionVersion":"1"}"#)
+            let live = "/2015-03-31/functions/echo/invocations?Qualifier=live"
+            var executed: [String] = []
+            for path in [live, live, "/2015-03-31/functions/echo%3Alive/invocations", "/2015-03-31/functions/echo:live/invocations"] {
+                executed.append(try await api.http("POST", path, json: "{}").headers["x-amz-executed-version"] ?? "?")
+            }
+            #expect(executed == ["1", "1", "1", "1"])
+            #expect(api.service.warmPathAnswers >= 2)  // the first call resolved the alias; the store's cache may expire (1 s)
+            // Another process's change of the alias is just as immediate (the state directory's generation, see
+            // StateResolutionCacheTests); here through this server's own API.
+            let update = try await api.http("PUT", "/2015-03-31/functions/echo/aliases/live", json: #"{"FunctionVersion":"2"}"#)
+            #expect(update.status == 200)
+            let before = api.service.warmPathAnswers
+            let after = try await api.http("POST", live, json: "{}")
+            #expect(after.headers["x-amz-executed-version"] == "2")
+            let warm = try await api.http("POST", live, json: "{}")
+            #expect(warm.headers["x-amz-executed-version"] == "2")
+            #expect(api.service.warmPathAnswers > before)
+            let conflicting = try await api.http("POST", "/2015-03-31/functions/echo%3Alive/invocations?Qualifier=1", json: "{}")
+            #expect(conflicting.status == 400)
+        }
+    }
+
     @Test func whatTheWarmPathDoesNotTakeIsAnsweredByTheGeneralPath() async throws {
         try await withInvokeAPI { api in
             _ = try await api.invoke("echo")  // warm from here on
@@ -143,6 +172,21 @@ struct FrontDoorWarmPathTests {
             #expect(try await door.request("GET", "/nowhere").status == 403)
             let head = try await door.request("HEAD", "/echo")
             #expect(head.body.isEmpty)
+        }
+    }
+
+    @Test func beforeItsAliasExistsARouteIsServedWarmFromLatestAndThenByTheAlias() async throws {
+        let live = FrontDoorRoute(kind: .restApi, apiId: "restapi", stage: "Prod", method: "GET", path: "/echo", function: "echo", qualifier: "live")
+        try await withFrontDoor([live]) { door in
+            var versions: [String] = []
+            for _ in 0..<3 { versions += try await door.request("GET", "/echo").values("X-Shift-Executed-Version") }
+            #expect(versions == ["$LATEST", "$LATEST", "$LATEST"])
+            #expect(door.service.warmPathAnswers == 2)
+            let (version, _) = try await door.service.publishVersion(function: "echo")
+            _ = try await door.service.store.createAlias(function: "echo", name: "live", functionVersion: version.versionString)
+            versions = []
+            for _ in 0..<2 { versions += try await door.request("GET", "/echo").values("X-Shift-Executed-Version") }
+            #expect(versions == ["1", "1"])
         }
     }
 }

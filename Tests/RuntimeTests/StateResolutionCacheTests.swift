@@ -113,6 +113,22 @@ private final class UpdateProgress: Sendable {
         }
     }
 
+    /// An alias no deployment has made yet is known missing, so the front door can serve `$LATEST` without a read, until
+    /// any process makes it (or a second passes).
+    @Test func aMissingAliasIsKnownMissingUntilAnyStoreMakesIt() async throws {
+        try await SharedDirectory.with { shared, store in
+            let other = try await shared.open(lifetime: .seconds(3600))
+            defer { try? other.close() }
+            #expect(!other.cachedAbsence(function: "fn", qualifier: "beta"))
+            await #expect(throws: StateError.self) { try await other.resolveTarget(function: "fn", qualifier: "beta") }
+            #expect(other.cachedAbsence(function: "fn", qualifier: "beta"))
+            #expect(!other.cachedAbsence(function: "fn", qualifier: "live"))
+            _ = try await store.createAlias(function: "fn", name: "beta", functionVersion: "3")
+            #expect(!other.cachedAbsence(function: "fn", qualifier: "beta"))
+            _ = try await other.resolveTarget(function: "fn", qualifier: "beta")  // no longer missing
+        }
+    }
+
     /// What two processes on one directory do: the store that did not write learns of the write at once,
     /// through the generation file alone (the lifetime is an hour: only the generation can drop the answers).
     @Test func aWriteThroughAnotherStoreDropsTheCachedAnswersAtOnce() async throws {

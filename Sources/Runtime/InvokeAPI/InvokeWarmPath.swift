@@ -48,17 +48,25 @@ struct InvokeWarmPath: WarmPathResponder {
         guard uri.starts(with: prefix.utf8) else { return nil }
         let rest = uri.dropFirst(prefix.utf8.count)
         guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let name = rest[..<slash]
+        var name = rest[..<slash]
+        var qualifier: String?
+        // `NAME:QUALIFIER`, as SDKs send it percent-encoded (`NAME%3AQUALIFIER`) or not.
+        if let colon = name.firstIndex(of: UInt8(ascii: ":")) ?? Self.encodedColon(in: name) {
+            let after = name[colon...].dropFirst(name[colon] == UInt8(ascii: ":") ? 1 : 3)
+            guard Self.isQualifier(after) else { return nil }
+            qualifier = String(decoding: after, as: UTF8.self)
+            name = name[..<colon]
+        }
         guard !name.isEmpty, name.count <= 140, name.allSatisfy(Self.isNameByte) else { return nil }
         let tail = rest[slash...]
         guard tail.starts(with: suffix.utf8) else { return nil }
-        var qualifier: String?
         let query = tail.dropFirst(suffix.utf8.count)
         if !query.isEmpty {
+            guard qualifier == nil else { return nil }  // both: the general path checks they agree
             let key = "?Qualifier="
             guard query.starts(with: key.utf8) else { return nil }
             let value = query.dropFirst(key.utf8.count)
-            guard !value.isEmpty, value.count <= 128, value.allSatisfy({ Self.isNameByte($0) || $0 == UInt8(ascii: "$") }) else { return nil }
+            guard Self.isQualifier(value) else { return nil }
             qualifier = String(decoding: value, as: UTF8.self)
         }
         let headers = head.headers
@@ -72,6 +80,21 @@ struct InvokeWarmPath: WarmPathResponder {
         }
         return Candidate(function: String(decoding: name, as: UTF8.self), qualifier: qualifier,
                          tailLog: headers.first(name: "x-amz-log-type") == "Tail", clientContext: clientContext)
+    }
+
+    /// A version, an alias or `$LATEST`.
+    private static func isQualifier(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+        !bytes.isEmpty && bytes.count <= 128 && bytes.allSatisfy { isNameByte($0) || $0 == UInt8(ascii: "$") }
+    }
+
+    private static func encodedColon(in bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.Index? {
+        var index = bytes.startIndex
+        while let percent = bytes[index...].firstIndex(of: UInt8(ascii: "%")) {
+            let code = bytes[percent...].dropFirst().prefix(2)
+            if code.count == 2, code.first == UInt8(ascii: "3"), code.last.map({ $0 | 0x20 }) == UInt8(ascii: "a") { return percent }
+            index = bytes.index(after: percent)
+        }
+        return nil
     }
 
     /// Letters, digits, `-` and `_`: what a function name or an alias is made of.

@@ -12,7 +12,7 @@ extension LambdaService {
         var serviceEnvironment: [String: String] = [:]
         /// Resolved configurations (with the service's environment), dropped whenever either of the above changes.
         var latestConfigurations: [String: FunctionConfiguration] = [:]
-        var versionConfigurations: [EnvironmentKey: FunctionConfiguration] = [:]
+        var versionConfigurations: [EnvironmentKey: (published: (String, Int64), configuration: FunctionConfiguration)] = [:]
         /// Invocations in flight by function, for the `ConcurrentExecutions` metric.
         var inFlight: [String: Int] = [:]
         /// Invocations answered by the warm path.

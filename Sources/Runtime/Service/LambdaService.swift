@@ -231,11 +231,30 @@ public actor LambdaService {
         }
     }
 
-    /// `resolve` without awaiting: nil when it would need the store (an alias or version not cached there).
+    /// `resolve` without awaiting: nil when it would need the store's database (an alias or version the store has
+    /// not answered under the state directory's current generation, see `StateStore.cachedTarget`).
     nonisolated func resolveCached(name: String, qualifier: String?) -> (FunctionConfiguration, executedVersion: String)? {
         guard let definition = shared.withLock({ $0.definitions[name] }) else { return nil }
-        guard qualifier == nil || qualifier == "$LATEST" else { return nil }
-        return (latestConfiguration(name, definition), "$LATEST")
+        guard let qualifier, qualifier != "$LATEST" else { return (latestConfiguration(name, definition), "$LATEST") }
+        switch store.cachedTarget(function: name, qualifier: qualifier) {
+        case nil:
+            return nil
+        case .latest:
+            return (latestConfiguration(name, definition), "$LATEST")
+        case .version(let version):
+            return (configuration(of: version, definition: definition), version.versionString)
+        case .alias(let alias):
+            // Both versions known before the draw: a draw is never spent on a call that then goes the slow way (a
+            // seeded router's sequence stays the one `resolve` alone would make).
+            var versions: [String: FunctionVersion] = [:]
+            for candidate in [alias.functionVersion] + (alias.additionalVersion.map { [$0.version] } ?? []) {
+                guard let number = Int(candidate) else { continue }
+                guard let version = store.cachedVersion(function: name, version: number) else { return nil }
+                versions[candidate] = version
+            }
+            guard let version = versions[router.route(alias)] else { return (latestConfiguration(name, definition), "$LATEST") }
+            return (configuration(of: version, definition: definition), version.versionString)
+        }
     }
 
     /// `$LATEST` with the service's endpoints, built once per definition and endpoint (an unchanged configuration
@@ -253,7 +272,10 @@ public actor LambdaService {
     /// A published version runs from its snapshot: its own code, layers and configuration.
     private nonisolated func configuration(of version: FunctionVersion, definition: FunctionDefinition) -> FunctionConfiguration {
         let key = EnvironmentKey(functionName: version.functionName, version: version.versionString)
-        if let known = shared.withLock({ $0.versionConfigurations[key] }) { return known }
+        // Numbers restart after a DeleteFunction (perhaps by another process): code and publication tell the versions apart.
+        if let known = shared.withLock({ $0.versionConfigurations[key] }), known.published == (version.codeSha256, version.publishedAt) {
+            return known.configuration
+        }
         let stored = version.configuration
         var environment = stored.environment
         environment.merge(shared.withLock { $0.serviceEnvironment }) { $1 }
@@ -264,7 +286,7 @@ public actor LambdaService {
             memorySize: stored.memorySize, timeout: stored.timeout, environment: environment,
             reservedConcurrency: stored.extra["ReservedConcurrentExecutions"].flatMap(Int.init),
             region: definition.latest.region, accountId: definition.latest.accountId)
-        shared.withLock { $0.versionConfigurations[key] = configuration }
+        shared.withLock { $0.versionConfigurations[key] = ((version.codeSha256, version.publishedAt), configuration) }
         return configuration
     }
 }

@@ -49,6 +49,8 @@ final class ResolutionCache: Sendable {
 
     private struct Entries {
         var targets: [TargetKey: Entry<InvocationTarget>] = [:]
+        /// Qualifiers `resolveTarget` answered ResourceNotFound for (an alias a deployment has not made yet).
+        var absent: [TargetKey: Ticket] = [:]
         var versions: [VersionKey: Entry<FunctionVersion>] = [:]
     }
 
@@ -117,6 +119,24 @@ final class ResolutionCache: Sendable {
         }
     }
 
+    func isAbsent(function: String, qualifier: String?) -> Bool {
+        guard let current = generation() else { return false }
+        let instant = now()
+        let key = TargetKey(function: function, qualifier: qualifier ?? "$LATEST")
+        return entries.withLock { entries in
+            guard let ticket = entries.absent[key] else { return false }
+            return isFresh(ticket, generation: current, at: instant)
+        }
+    }
+
+    func markAbsent(function: String, qualifier: String?, ticket: Ticket?) {
+        guard let ticket else { return }
+        entries.withLock { entries in
+            if entries.absent.count >= Self.capacity { entries.absent.removeAll() }
+            entries.absent[TargetKey(function: function, qualifier: qualifier ?? "$LATEST")] = ticket
+        }
+    }
+
     func version(function: String, version: Int) -> FunctionVersion? {
         guard let current = generation() else { return nil }
         let instant = now()
@@ -152,9 +172,16 @@ extension StateStore {
     /// `resolveTarget`'s answer for `function` + `qualifier` without waiting, when a successful `resolveTarget` in
     /// this process answered it under the state directory's current generation within the last second
     /// (`Options.resolutionCacheLifetime`); nil otherwise: call `resolveTarget` then. Missing functions, versions and
-    /// aliases are never cached, so they always get `resolveTarget`'s error.
+    /// aliases are never answered here, so they always get `resolveTarget`'s error (see `cachedAbsence`).
     public func cachedTarget(function: String, qualifier: String?) -> InvocationTarget? {
         resolutionCache.target(function: function, qualifier: qualifier)
+    }
+
+    /// Whether `resolveTarget` answered ResourceNotFound for `function` + `qualifier` in this process, under the state
+    /// directory's current generation and within the last second: an alias that no deployment has made yet. False
+    /// when not known.
+    public func cachedAbsence(function: String, qualifier: String?) -> Bool {
+        resolutionCache.isAbsent(function: function, qualifier: qualifier)
     }
 
     /// `getVersion`'s answer without waiting, under the same rules as `cachedTarget`; nil when not known to be current.

@@ -18,7 +18,13 @@ extension StateStore {
     public func resolveTarget(function: String, qualifier: String?) async throws -> InvocationTarget {
         // Before the read: an answer is only as current as the generation seen before its rows were.
         let ticket = resolutionCache.ticket()
-        let target = try await readTarget(function: function, qualifier: qualifier)
+        let target: InvocationTarget
+        do {
+            target = try await readTarget(function: function, qualifier: qualifier)
+        } catch let error as StateError where error.code == .resourceNotFound {
+            resolutionCache.markAbsent(function: function, qualifier: qualifier, ticket: ticket)
+            throw error
+        }
         resolutionCache.fill(target, function: function, qualifier: qualifier, ticket: ticket)
         return target
     }
