@@ -68,6 +68,26 @@ import Glibc
         }
     }
 
+    @Test func logLinesStoredTogetherComeBackOneByOneWithTheirTimes() async throws {
+        let root = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(root) }
+        let store = try await StateStore.open(directory: root.appendingPathComponent(".shift"))
+        defer { try? store.close() }
+        func line(_ request: String?, _ time: Int64, _ message: String, stream: String = "s1") -> LogRecord {
+            LogRecord(functionName: "fn", version: "1", stream: stream, requestId: request, timestamp: time, message: message)
+        }
+        let lines = [line("r1", 10, "START RequestId: r1"), line("r1", 10, "carriage return\r"), line(nil, 10, "other stream", stream: "s2"),
+                     line("r1", 10, ""), line("r1", 10, "END RequestId: r1"), line("r1", 11, "REPORT RequestId: r1"), line("r2", 11, "START RequestId: r2")]
+        #expect(StateStore.grouped(lines).count == 4)  // r1 at 10, s2, r1 at 11, r2
+        try await store.appendLogs(lines)
+        let back = try await store.logs(function: "fn")
+        #expect(back.map(\.message) == ["START RequestId: r1", "carriage return\r", "", "END RequestId: r1", "other stream", "REPORT RequestId: r1", "START RequestId: r2"])
+        #expect(back.map(\.timestamp) == [10, 10, 10, 10, 10, 11, 11])
+        #expect(back.map(\.stream) == ["s1", "s1", "s1", "s1", "s2", "s1", "s1"])
+        #expect(try await store.logs(function: "fn", limit: 3).map(\.message) == ["START RequestId: r1", "carriage return\r", ""])
+        #expect(try await store.logs(function: "fn", requestId: "r1").count == 5)
+    }
+
     @Test func storedInstantsComeFromTheStoreClock() async throws {
         let root = try makeTemporaryDirectory()
         defer { removeTemporaryDirectory(root) }

@@ -39,7 +39,9 @@ public final class InvokeAPIServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
+                        // Every header this server writes is its own (names and values it made): NIO's validation of
+                        // each response header would only cost time (the front door, which passes a function's headers on, keeps it).
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false, withOutboundHeaderValidation: false)
                         try channel.pipeline.syncOperations.addHandler(InvokeAPIProtocolErrorHandler())
                         try connections.install(on: channel)
                         try channel.pipeline.syncOperations.addHandler(WarmPathHandler(InvokeWarmPath(service: service)))
