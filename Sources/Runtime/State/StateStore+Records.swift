@@ -132,7 +132,8 @@ extension StateStore {
         return rows
     }
 
-    /// Log lines of a function in time order, optionally within [from, to) and/or of one request.
+    /// Log lines of a function in time order, optionally within [from, to) and/or of one request (found among the
+    /// function's lines in that time: there is no index by request).
     public func logs(function: String, from: Int64? = nil, to: Int64? = nil, requestId: String? = nil, limit: Int = 10_000) async throws -> [LogRecord] {
         try await read { db in
             var sql = "SELECT * FROM logs WHERE function = ?"
