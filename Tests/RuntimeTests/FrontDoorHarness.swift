@@ -57,10 +57,9 @@ struct RawHTTPResponse: Sendable {
         headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
 
-    /// Connects, writes `request`, and reads the first response (by `Content-Length`, or to the end).
-    static func exchange(port: Int, _ request: [UInt8]) throws -> RawHTTPResponse {
+    /// A blocking TCP connection to 127.0.0.1:`port` whose reads give up after 30 s; the caller closes it.
+    static func connectLoopback(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -68,9 +67,20 @@ struct RawHTTPResponse: Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw SystemCallError(call: "connect", errno: errno) }
+        guard connected == 0 else {
+            let error = SystemCallError(call: "connect", errno: errno)
+            close(fd)
+            throw error
+        }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    /// Connects, writes `request`, and reads the first response (by `Content-Length`, or to the end).
+    static func exchange(port: Int, _ request: [UInt8]) throws -> RawHTTPResponse {
+        let fd = try connectLoopback(port: port)
+        defer { close(fd) }
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
