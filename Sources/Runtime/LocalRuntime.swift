@@ -104,31 +104,36 @@ public actor LocalRuntime {
         var limits: ConcurrencyLimits
         var isShutDown = false
 
-        /// An idle, current environment of `config`, the one on `loop` first; marked busy.
-        mutating func takeWarm(_ config: FunctionConfiguration, preferring loop: (any EventLoop)?) -> ExecutionEnvironment? {
+        /// An idle, current environment of `config`, the one on `loop` first.
+        func idle(_ config: FunctionConfiguration, preferring loop: (any EventLoop)?) -> ExecutionEnvironment? {
             var warm: ExecutionEnvironment?
             for environment in environments[config.environmentKey] ?? [] where !busy.contains(environment.id) && environment.isAvailable && environment.config == config {
                 warm = environment
                 if loop == nil || environment.broker.loop === loop { break }
             }
+            return warm
+        }
+
+        /// An idle, current environment of `config`, the one on `loop` first; marked busy.
+        mutating func takeWarm(_ config: FunctionConfiguration, preferring loop: (any EventLoop)?) -> ExecutionEnvironment? {
+            let warm = idle(config, preferring: loop)
             if let warm { busy.insert(warm.id) }
             return warm
         }
 
-        /// Gives an environment back after an invocation: a stale or ended one goes.
-        mutating func release(_ environment: ExecutionEnvironment) {
+        /// Gives an environment back after an invocation; returns true when it must end (it runs a configuration
+        /// changed while it was busy): the caller terminates it after letting go of the lock.
+        mutating func release(_ environment: ExecutionEnvironment) -> Bool {
             busy.remove(environment.id)
             useCounter += 1
             lastUsed[environment.id] = useCounter
             let key = environment.config.environmentKey
-            if configurations[key] != environment.config {
-                // $LATEST changed while this environment was busy: it runs stale code or settings.
-                environment.broker.terminate()
-            }
-            if !environment.isAvailable {
+            let stale = configurations[key] != environment.config
+            if stale || !environment.isAvailable {
                 environments[key]?.removeAll { $0 === environment }
                 lastUsed[environment.id] = nil
             }
+            return stale
         }
 
         func throttleError(_ throttle: ConcurrencyLimits.Throttle) -> RuntimeError {
@@ -201,7 +206,7 @@ public actor LocalRuntime {
         for _ in 0..<3 {
             let (environment, warnings) = try await acquireEnvironment(for: config)
             let outcome = await environment.broker.invoke(request)
-            pool.withLock { $0.release(environment) }
+            if pool.withLock({ $0.release(environment) }) { environment.broker.terminate() }
             if case .completed(let done) = outcome {
                 return Self.result(done, of: request, config: config, environment: environment, warnings: done.initDuration == nil ? [] : warnings)
             }
@@ -209,35 +214,44 @@ public actor LocalRuntime {
         throw RuntimeError(.environmentStartFailed, "Execution environments of \(config.functionName):\(config.version) kept ending before they could take the event.")
     }
 
-    /// Starts one synchronous invocation on a warm, idle environment of `config` at once, without suspending, and
-    /// returns true; `completion` then runs on that environment's event loop with the result, or with nil when the
-    /// environment ended before it took the event. Returns false, having done nothing, when no environment is idle
-    /// (or the call would be throttled, or the runtime is shutting down): `invoke` then does the whole job.
+    /// Starts one synchronous invocation on a warm, idle environment at once, without suspending, and returns true;
+    /// `completion` then runs on that environment's event loop with the result, or with nil when the environment
+    /// ended before it took the event. Returns false, having done nothing, when it cannot start at once (no idle
+    /// environment of some choice, a throttle, the runtime shutting down): `invoke` then does the whole job.
     ///
-    /// An environment on `loop` (the caller's) is taken first: the event, the answer and the reply to the caller are
-    /// then written from one thread with no hand-off at all.
+    /// `choices` are the configurations the call may run (the versions of a weighted alias); `choose` picks one, and is
+    /// called only once an idle environment of every choice is in hand, so a call that goes the general way has not
+    /// spent a draw. An environment on `loop` (the caller's) is taken first: the event, the answer and the reply to
+    /// the caller are then written from one thread with no hand-off at all.
     public nonisolated func invokeWarm(
-        _ config: FunctionConfiguration, payload: [UInt8], requestId: String, clientContext: String? = nil, invokedFunctionArn: String? = nil,
-        preferring loop: (any EventLoop)?, completion: @escaping @Sendable (InvocationResult?) -> Void
+        _ choices: [FunctionConfiguration], choose: () -> Int, payload: [UInt8], requestId: String, clientContext: String? = nil,
+        invokedFunctionArn: String? = nil, preferring loop: (any EventLoop)?, completion: @escaping @Sendable (InvocationResult?) -> Void
     ) -> Bool {
-        guard payload.count <= Self.maximumRequestBytes else { return false }
+        guard let first = choices.first, payload.count <= Self.maximumRequestBytes else { return false }
         let taken = pool.withLock { pool -> (ExecutionEnvironment, ConcurrencyLimits.Slot)? in
-            guard !pool.isShutDown, pool.configurations[config.environmentKey] == config else { return nil }
-            guard case .success(let slot) = pool.limits.acquire(config.functionName, version: config.version) else { return nil }
-            guard let environment = pool.takeWarm(config, preferring: loop) else {
+            guard !pool.isShutDown else { return nil }
+            for config in choices {
+                guard pool.configurations[config.environmentKey] == config, pool.idle(config, preferring: loop) != nil else { return nil }
+            }
+            // Every version of one function counts against the same limits.
+            guard case .success(let slot) = pool.limits.acquire(first.functionName, version: first.version) else { return nil }
+            let chosen = choices.count == 1 ? first : choices[min(max(choose(), 0), choices.count - 1)]
+            guard let environment = pool.takeWarm(chosen, preferring: loop) else {
                 pool.limits.release(slot)
                 return nil
             }
             return (environment, slot)
         }
         guard let (environment, slot) = taken else { return false }
+        let config = environment.config
         let request = Self.request(for: config, payload: payload, requestId: requestId, clientContext: clientContext,
                                    cognitoIdentity: nil, invokedFunctionArn: invokedFunctionArn)
         environment.broker.invoke(request) { [self] outcome in
-            pool.withLock {
-                $0.release(environment)
+            let stale = pool.withLock {
                 $0.limits.release(slot)
+                return $0.release(environment)
             }
+            if stale { environment.broker.terminate() }
             guard case .completed(let done) = outcome else { return completion(nil) }
             // A warm environment has no init, so no start-up warnings to pass on.
             completion(Self.result(done, of: request, config: config, environment: environment, warnings: []))
@@ -358,36 +372,41 @@ public actor LocalRuntime {
 
     private func acquireEnvironment(for config: FunctionConfiguration) async throws -> (ExecutionEnvironment, [String]) {
         let key = config.environmentKey
-        let changed = pool.withLock { pool -> Bool in
+        let (changed, stale) = pool.withLock { pool -> (Bool, [ExecutionEnvironment]) in
+            var stale: [ExecutionEnvironment] = []
             let changed = pool.configurations[key].map { $0 != config } ?? false
             if changed {
                 // $LATEST changed (code or configuration): its environments are stale.
-                for environment in pool.environments[key] ?? [] where !pool.busy.contains(environment.id) { environment.broker.terminate() }
+                stale = (pool.environments[key] ?? []).filter { !pool.busy.contains($0.id) }
                 pool.environments[key] = pool.environments[key]?.filter { pool.busy.contains($0.id) }
             }
             pool.configurations[key] = config
             pool.environments[key]?.removeAll { !$0.isAvailable && !pool.busy.contains($0.id) }
-            return changed
+            return (changed, stale)
         }
+        for environment in stale { environment.broker.terminate() }
         if changed { plans[key] = nil }
         let plan = try await plan(for: config)
         // An environment on the caller's own event loop first (its connection's, see `callerLoop`): the event, the
         // answer and the reply to the caller are then written from one thread.
         let here = Self.callerLoop.flatMap { loops.contains(ObjectIdentifier($0)) ? $0 : nil }
-        enum Next { case warm(ExecutionEnvironment), start(any EventLoop) }
+        enum Next { case warm(ExecutionEnvironment), start(any EventLoop, evicted: [ExecutionEnvironment]) }
         let next = try pool.withLock { pool throws(RuntimeError) -> Next in
             if let warm = pool.takeWarm(config, preferring: here) { return .warm(warm) }
             guard !pool.isShutDown else { throw RuntimeError(.shutDown, "The local runtime is shutting down; \(config.functionName) was not started.") }
-            Self.evictIdleEnvironments(&pool, keeping: options.maximumConcurrency - 1)
+            let evicted = Self.evictIdleEnvironments(&pool, keeping: options.maximumConcurrency - 1)
             let loop = Self.loopForNewEnvironment(pool, of: key, preferring: here, in: options.eventLoopGroup)
             pool.starting += 1
             pool.startingOn[ObjectIdentifier(loop), default: 0] += 1
-            return .start(loop)
+            return .start(loop, evicted: evicted)
         }
         let loop: any EventLoop
         switch next {
-        case .warm(let warm): return (warm, plan.warnings)
-        case .start(let chosen): loop = chosen
+        case .warm(let warm):
+            return (warm, plan.warnings)
+        case .start(let chosen, let evicted):
+            for environment in evicted { environment.broker.terminate() }
+            loop = chosen
         }
         defer {
             pool.withLock { pool in
@@ -430,19 +449,19 @@ public actor LocalRuntime {
     /// environment is looked for (and started, on a tie) there first.
     @TaskLocal static var callerLoop: (any EventLoop)?
 
-    /// Keeps at most `limit` environments (plus those starting) by ending the least recently used idle ones.
-    private static func evictIdleEnvironments(_ pool: inout Pool, keeping limit: Int) {
+    /// Keeps at most `limit` environments (plus those starting) by taking out the least recently used idle ones;
+    /// returns them for the caller to end once it let go of the lock.
+    private static func evictIdleEnvironments(_ pool: inout Pool, keeping limit: Int) -> [ExecutionEnvironment] {
         var all = pool.environments.values.flatMap { $0 }.filter(\.isAvailable)
-        guard all.count + pool.starting > limit else { return }
+        guard all.count + pool.starting > limit else { return [] }
         let lastUsed = pool.lastUsed
         all = all.filter { !pool.busy.contains($0.id) }.sorted { lastUsed[$0.id, default: 0] < lastUsed[$1.id, default: 0] }
-        var excess = all.count + pool.starting - limit
-        for environment in all where excess > 0 {
-            environment.broker.terminate()
+        let evicted = Array(all.prefix(max(0, all.count + pool.starting - limit)))
+        for environment in evicted {
             pool.environments[environment.config.environmentKey]?.removeAll { $0 === environment }
             pool.lastUsed[environment.id] = nil
-            excess -= 1
         }
+        return evicted
     }
 
     private func plan(for config: FunctionConfiguration) async throws -> LaunchPlan {

@@ -86,6 +86,11 @@ import Glibc
         #expect(back.map(\.stream) == ["s1", "s1", "s1", "s1", "s2", "s1", "s1"])
         #expect(try await store.logs(function: "fn", limit: 3).map(\.message) == ["START RequestId: r1", "carriage return\r", ""])
         #expect(try await store.logs(function: "fn", requestId: "r1").count == 5)
+        // A stream's lines keep their order even when one without a request comes after an invocation in the same ms.
+        let ordered = [line(nil, 20, "init output"), line("r3", 20, "START RequestId: r3"), line("r3", 20, "REPORT RequestId: r3"),
+                       line(nil, 20, "a background thread after it")]
+        try await store.appendLogs(ordered)
+        #expect(try await store.logs(function: "fn", from: 20).map(\.message) == ordered.map(\.message))
     }
 
     @Test func storedInstantsComeFromTheStoreClock() async throws {

@@ -70,6 +70,8 @@ struct InvokeWarmPath: WarmPathResponder {
             qualifier = String(decoding: value, as: UTF8.self)
         }
         let headers = head.headers
+        // A repeated one is read as the general path reads it (the last wins there).
+        for name in ["x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context"] where headers[name].count > 1 { return nil }
         if let type = headers.first(name: "x-amz-invocation-type"), type != "RequestResponse" { return nil }
         if headers.contains(name: "expect") { return nil }
         if let length = headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit { return nil }

@@ -17,6 +17,8 @@ extension LambdaService {
         var inFlight: [String: Int] = [:]
         /// Invocations answered by the warm path.
         var warmAnswers = 0
+        /// Moves whenever the resolved configurations are dropped: what was built from older values is not kept.
+        var epoch: UInt64 = 0
 
         mutating func enter(_ name: String) -> Int {
             inFlight[name, default: 0] += 1
@@ -28,6 +30,7 @@ extension LambdaService {
         }
 
         mutating func dropResolved() {
+            epoch &+= 1
             latestConfigurations = [:]
             versionConfigurations = [:]
         }
@@ -65,13 +68,13 @@ extension LambdaService {
                                        completion: @escaping @Sendable (InvokeResponse?) -> Void) -> Bool {
         guard request.invocationType == .requestResponse,
               let (name, qualifier) = try? LambdaArn.parseFunctionReference(request.function, qualifier: request.qualifier),
-              let (configuration, executedVersion) = resolveCached(name: name, qualifier: qualifier) else { return false }
+              let target = resolveCached(name: name, qualifier: qualifier) else { return false }
         let requestId = request.requestId ?? RequestId.make()
         let start = clock.nowMilliseconds
         let inFlight = shared.withLock { $0.enter(name) }
         let tailLog = request.tailLog
         let started = runtime.invokeWarm(
-            configuration, payload: request.payload, requestId: requestId, clientContext: request.clientContext,
+            target.choices, choose: target.choose, payload: request.payload, requestId: requestId, clientContext: request.clientContext,
             invokedFunctionArn: store.options.arn.function(name, qualifier: qualifier), preferring: loop
         ) { [self] result in
             shared.withLock {
@@ -79,6 +82,8 @@ extension LambdaService {
                 if result != nil { $0.warmAnswers += 1 }
             }
             guard let result else { return completion(nil) }
+            // The configuration's version: `$LATEST` or the number an alias routed to.
+            let executedVersion = result.executedVersion
             record(result, name: name, qualifier: qualifier, executedVersion: executedVersion, start: start, inFlight: inFlight)
             completion(Self.response(result, executedVersion: executedVersion, tailLog: tailLog))
         }

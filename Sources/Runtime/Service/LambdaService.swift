@@ -212,73 +212,99 @@ public actor LambdaService {
     /// The configuration to run for `name` + `qualifier`: `$LATEST` from disk, a version from its snapshot,
     /// an alias through weighted routing.
     public func resolve(name: String, qualifier: String?) async throws -> (FunctionConfiguration, executedVersion: String) {
-        guard let definition = definitions[name] else {
-            throw StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
-        }
+        let notFound = StateError(.resourceNotFound, "Function not found: \(store.options.arn.function(name, qualifier: qualifier))")
+        guard definitions[name] != nil else { throw notFound }
         // `register` stored every defined function, so `$LATEST` needs no database read (the hot path).
         let target: InvocationTarget = (qualifier == nil || qualifier == "$LATEST")
             ? .latest(functionName: name) : try await store.resolveTarget(function: name, qualifier: qualifier)
+        let resolved: (FunctionConfiguration?, String)
         switch target {
         case .latest:
-            return (latestConfiguration(name, definition), "$LATEST")
+            resolved = (latestConfiguration(name), "$LATEST")
         case .version(let version):
-            return (configuration(of: version, definition: definition), version.versionString)
+            resolved = (configuration(of: version), version.versionString)
         case .alias(let alias):
             let chosen = router.route(alias)
-            guard let number = Int(chosen) else { return (latestConfiguration(name, definition), "$LATEST") }
-            let version = try await store.getVersion(function: name, version: number)
-            return (configuration(of: version, definition: definition), version.versionString)
+            if let number = Int(chosen) {
+                let version = try await store.getVersion(function: name, version: number)
+                resolved = (configuration(of: version), version.versionString)
+            } else {
+                resolved = (latestConfiguration(name), "$LATEST")
+            }
+            // The other version too, so that the warm path, which needs every version an alias routes to, finds it.
+            for other in alias.routedVersions where other != chosen {
+                if let number = Int(other), store.cachedVersion(function: name, version: number) == nil {
+                    _ = try? await store.getVersion(function: name, version: number)
+                }
+            }
         }
+        guard let configuration = resolved.0 else { throw notFound }  // deleted meanwhile
+        return (configuration, resolved.1)
+    }
+
+    /// What a warm invocation may run: one configuration, or the versions of a weighted alias, between which
+    /// `choose` draws only once an idle environment of each is in hand (a call that then goes the general way has
+    /// not spent a draw, so the alias's weights and a seeded router's sequence are the general path's).
+    struct WarmTarget: Sendable {
+        var choices: [FunctionConfiguration]
+        var choose: @Sendable () -> Int
     }
 
     /// `resolve` without awaiting: nil when it would need the store's database (an alias or version the store has
     /// not answered under the state directory's current generation, see `StateStore.cachedTarget`).
-    nonisolated func resolveCached(name: String, qualifier: String?) -> (FunctionConfiguration, executedVersion: String)? {
-        guard let definition = shared.withLock({ $0.definitions[name] }) else { return nil }
-        guard let qualifier, qualifier != "$LATEST" else { return (latestConfiguration(name, definition), "$LATEST") }
+    nonisolated func resolveCached(name: String, qualifier: String?) -> WarmTarget? {
+        func one(_ configuration: FunctionConfiguration?) -> WarmTarget? { configuration.map { WarmTarget(choices: [$0], choose: { 0 }) } }
+        guard let qualifier, qualifier != "$LATEST" else { return one(latestConfiguration(name)) }
         switch store.cachedTarget(function: name, qualifier: qualifier) {
         case nil:
             return nil
         case .latest:
-            return (latestConfiguration(name, definition), "$LATEST")
+            return one(latestConfiguration(name))
         case .version(let version):
-            return (configuration(of: version, definition: definition), version.versionString)
+            return one(configuration(of: version))
         case .alias(let alias):
-            // Both versions known before the draw: a draw is never spent on a call that then goes the slow way (a
-            // seeded router's sequence stays the one `resolve` alone would make).
-            var versions: [String: FunctionVersion] = [:]
-            for candidate in [alias.functionVersion] + (alias.additionalVersion.map { [$0.version] } ?? []) {
-                guard let number = Int(candidate) else { continue }
-                guard let version = store.cachedVersion(function: name, version: number) else { return nil }
-                versions[candidate] = version
+            let versions = alias.routedVersions
+            var choices: [FunctionConfiguration] = []
+            for candidate in versions {
+                if let number = Int(candidate) {
+                    guard let version = store.cachedVersion(function: name, version: number), let configuration = configuration(of: version) else { return nil }
+                    choices.append(configuration)
+                } else {
+                    guard let configuration = latestConfiguration(name) else { return nil }
+                    choices.append(configuration)
+                }
             }
-            guard let version = versions[router.route(alias)] else { return (latestConfiguration(name, definition), "$LATEST") }
-            return (configuration(of: version, definition: definition), version.versionString)
+            let router = router
+            return WarmTarget(choices: choices, choose: { versions.firstIndex(of: router.route(alias)) ?? 0 })
         }
     }
 
     /// `$LATEST` with the service's endpoints, built once per definition and endpoint (an unchanged configuration
-    /// is then the same value, which the runtime compares on every invocation).
-    private nonisolated func latestConfiguration(_ name: String, _ definition: FunctionDefinition) -> FunctionConfiguration {
+    /// is then the same value, which the runtime compares on every invocation); nil for an unknown function. Read
+    /// and cached under one lock, so a definition changed meanwhile is never cached in its old form.
+    private nonisolated func latestConfiguration(_ name: String) -> FunctionConfiguration? {
         shared.withLock { shared in
             if let known = shared.latestConfigurations[name] { return known }
-            var configuration = definition.latest
+            guard var configuration = shared.definitions[name]?.latest else { return nil }
             configuration.environment.merge(shared.serviceEnvironment) { $1 }
             shared.latestConfigurations[name] = configuration
             return configuration
         }
     }
 
-    /// A published version runs from its snapshot: its own code, layers and configuration.
-    private nonisolated func configuration(of version: FunctionVersion, definition: FunctionDefinition) -> FunctionConfiguration {
+    /// A published version runs from its snapshot: its own code, layers and configuration; nil when its function is
+    /// no longer defined.
+    private nonisolated func configuration(of version: FunctionVersion) -> FunctionConfiguration? {
         let key = EnvironmentKey(functionName: version.functionName, version: version.versionString)
-        // Numbers restart after a DeleteFunction (perhaps by another process): code and publication tell the versions apart.
-        if let known = shared.withLock({ $0.versionConfigurations[key] }), known.published == (version.codeSha256, version.publishedAt) {
-            return known.configuration
+        let (known, epoch, serviceEnvironment, definition) = shared.withLock {
+            ($0.versionConfigurations[key], $0.epoch, $0.serviceEnvironment, $0.definitions[version.functionName])
         }
+        // Numbers restart after a DeleteFunction (perhaps by another process): code and publication tell the versions apart.
+        if let known, known.published == (version.codeSha256, version.publishedAt) { return known.configuration }
+        guard let definition else { return nil }
         let stored = version.configuration
         var environment = stored.environment
-        environment.merge(shared.withLock { $0.serviceEnvironment }) { $1 }
+        environment.merge(serviceEnvironment) { $1 }
         let layers = stored.layers.compactMap { store.codeDirectory(for: $0.codeSha256)?.path }
         let configuration = FunctionConfiguration(
             functionName: version.functionName, version: version.versionString, runtime: stored.runtime,
@@ -286,7 +312,8 @@ public actor LambdaService {
             memorySize: stored.memorySize, timeout: stored.timeout, environment: environment,
             reservedConcurrency: stored.extra["ReservedConcurrentExecutions"].flatMap(Int.init),
             region: definition.latest.region, accountId: definition.latest.accountId)
-        shared.withLock { $0.versionConfigurations[key] = ((version.codeSha256, version.publishedAt), configuration) }
+        // Built from what the lock gave: kept only if nothing it was built from changed meanwhile.
+        shared.withLock { if $0.epoch == epoch { $0.versionConfigurations[key] = ((version.codeSha256, version.publishedAt), configuration) } }
         return configuration
     }
 }

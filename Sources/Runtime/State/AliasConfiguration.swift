@@ -42,6 +42,11 @@ public struct AliasConfiguration: Codable, Sendable, Equatable {
         return (version, weight)
     }
 
+    /// Every version an invocation of the alias can run: the primary, then the extra one.
+    public var routedVersions: [String] {
+        [functionVersion] + (additionalVersion.map { [$0.version] } ?? [])
+    }
+
     /// The alias as AWS's JSON (`GetAlias`/`CreateAlias` response body), keys sorted.
     public func jsonData() -> Data {
         let encoder = JSONEncoder()

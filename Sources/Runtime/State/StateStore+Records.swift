@@ -110,22 +110,18 @@ extension StateStore {
         }
     }
 
-    /// One record per stream, request and millisecond, in the order of their first lines.
+    /// A line joins the row of its stream's previous line when both have the same request and millisecond, so a
+    /// stream's lines keep their order (lines of other streams in between do not part them).
     static func grouped(_ records: [LogRecord]) -> [LogRecord] {
-        struct Key: Hashable {
-            var stream: String
-            var requestId: String?
-            var timestamp: Int64
-        }
         var rows: [LogRecord] = []
-        var index: [Key: Int] = [:]
+        var lastRowOfStream: [String: Int] = [:]
         for record in records {
-            let key = Key(stream: record.stream, requestId: record.requestId, timestamp: record.timestamp)
-            if let at = index[key], rows[at].functionName == record.functionName, rows[at].version == record.version {
+            if let at = lastRowOfStream[record.stream], rows[at].requestId == record.requestId, rows[at].timestamp == record.timestamp,
+               rows[at].functionName == record.functionName, rows[at].version == record.version {
                 rows[at].message += "\n"
                 rows[at].message += record.message
             } else {
-                index[key] = rows.count
+                lastRowOfStream[record.stream] = rows.count
                 rows.append(record)
             }
         }

@@ -63,7 +63,8 @@ final class WarmPathHandler<Responder: WarmPathResponder>: ChannelDuplexHandler,
         switch (state, unwrapInboundIn(data)) {
         case (.idle, .head(let head)):
             if let candidate = responder.candidate(head, channel: context.channel) {
-                state = .reading(head, candidate, context.channel.allocator.buffer(capacity: 0))
+                let length = head.headers.first(name: "content-length").flatMap(Int.init) ?? 0
+                state = .reading(head, candidate, context.channel.allocator.buffer(capacity: min(max(length, 0), responder.bodyLimit)))
             } else {
                 state = .passing(answering: false, pendingCloses: [])
                 context.fireChannelRead(data)
@@ -76,6 +77,7 @@ final class WarmPathHandler<Responder: WarmPathResponder>: ChannelDuplexHandler,
                 context.fireChannelRead(wrapInboundOut(.body(body)))
                 context.fireChannelRead(data)
             } else {
+                state = .idle  // the state lets go of the buffer, so appending does not copy it
                 body.writeBuffer(&chunk)
                 state = .reading(head, candidate, body)
             }
@@ -114,8 +116,9 @@ final class WarmPathHandler<Responder: WarmPathResponder>: ChannelDuplexHandler,
     private func finish(_ answer: WarmAnswer?, context: ChannelHandlerContext) {
         guard case .answering(let head, let body, let pendingCloses) = state else { return }
         guard let answer else {
-            // Given back (an environment that ended before it took the event): the async server answers, unless it
-            // has closed the connection meanwhile (the server is stopping).
+            // Given back (an environment that ended before it took the event): the async server answers. Today that
+            // only happens inside `start`, before any close could wait; should it come later, a connection the async
+            // side has closed meanwhile is just closed.
             guard pendingCloses.allSatisfy({ $0.mode == .input }) else {
                 state = .idle
                 for (mode, promise) in pendingCloses { context.close(mode: mode, promise: promise) }
@@ -171,6 +174,10 @@ final class WarmPathHandler<Responder: WarmPathResponder>: ChannelDuplexHandler,
     func channelInactive(context: ChannelHandlerContext) {
         failPendingCloses()
         context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        failPendingCloses()
     }
 
     /// Closes that waited for an answer that will not be written any more.
