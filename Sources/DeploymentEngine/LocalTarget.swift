@@ -140,7 +140,7 @@ public final class LocalTarget: TemplateAwareTarget {
             if let server { group.addTask { try? await server.run() } }
             group.addTask { await service.runEventQueue() }
             group.addTask { await self.stack.metrics.runPeriodicFlush(every: .milliseconds(250)) }
-            group.addTask { await self.stack.logs.run(every: .milliseconds(250)) }
+            group.addTask { await self.stack.logs.run(every: LogRecorder.flushInterval) }
             if let clock = self.stack.clock as? StateClock {
                 group.addTask { await clock.runPeriodicCheckpoints() }
             }

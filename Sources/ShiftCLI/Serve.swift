@@ -117,7 +117,7 @@ struct Serve: AsyncParsableCommand, JSONOutputCommand {
             if let clock = stack.clock as? StateClock {
                 group.addTask { await clock.runPeriodicCheckpoints() }
             }
-            group.addTask { await stack.logs.run(every: .milliseconds(250)) }
+            group.addTask { await stack.logs.run(every: LogRecorder.flushInterval) }
             for await number in signals {
                 Terminal.standard.write("\(Shift.name) serve: \(Signals.describe(number)), shutting functions down…\n", to: .error)
                 if output == .json { emit("serve.stopping", ["reason": Signals.describe(number)], clock: stack.clock) }

@@ -47,7 +47,7 @@ struct BenchFrontDoor: AsyncParsableCommand {
                 group.addTask { try await invokeAPI.run(); return nil }
                 group.addTask { try await frontDoor.run(); return nil }
                 group.addTask { await stack.metrics.runPeriodicFlush(every: .seconds(1)); return nil }
-                group.addTask { await stack.logs.run(every: .milliseconds(250)); return nil }
+                group.addTask { await stack.logs.run(every: LogRecorder.flushInterval); return nil }
                 group.addTask {
                     var targets = [
                         ("bare NIO", "http://127.0.0.1:\(trivial.port)/"),

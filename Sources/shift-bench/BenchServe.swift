@@ -62,7 +62,7 @@ struct BenchServe: AsyncParsableCommand {
                 group.addTask { try await server.run(); return nil }
                 group.addTask { await stack.service.runEventQueue(); return nil }
                 group.addTask { await stack.metrics.runPeriodicFlush(every: .seconds(1)); return nil }
-                group.addTask { await stack.logs.run(every: .milliseconds(250)); return nil }
+                group.addTask { await stack.logs.run(every: LogRecorder.flushInterval); return nil }
                 group.addTask {
                     try await measure(stack: stack, port: server.port, floorPort: floor.port, script: root + "/post.lua", pyDir: pyDir)
                 }

@@ -16,6 +16,11 @@ public final class LogRecorder: Sendable {
     /// Lines kept in memory at most between two flushes; older ones are dropped (and counted).
     public static let bufferLimit = 200_000
 
+    /// How often `serve` and `deploy` write the buffered lines. Short: a flush competes with invocations for the cores,
+    /// and many small ones delay a call less than few large ones (`shift-bench serve`, 1 connection: p99 about 1.6 ms
+    /// flushing every 50 ms, about 2.1–2.5 ms every 250 ms); an empty buffer costs nothing.
+    public static let flushInterval = Duration.milliseconds(50)
+
     private let store: StateStore
     private let clock: any RuntimeClock
     private let state = ProtectedValue(State())
