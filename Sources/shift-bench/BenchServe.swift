@@ -143,7 +143,8 @@ struct BenchServe: AsyncParsableCommand {
         let throttles = Int(try stack.metrics.datapoints(metric: .throttles, dimensions: ["FunctionName": "bench-count"], from: 0, to: Int64.max / 2)
             .reduce(0) { $0 + $1.sum })
         lines.append("\(sent) invocations, \(callers) callers: \(bulk.ok) × 200, \(bulk.failures) other, \(String(format: "%.1f", elapsed)) s (\(Int(Double(sent) / elapsed))/s); "
-                     + "Invocations metric \(counted) (\(counted == sent && bulk.ok == sent ? "conserved" : "MISMATCH")), Throttles \(throttles); log lines dropped \(stack.logs.droppedLines)")
+                     + "Invocations metric \(counted) (\(counted == sent && bulk.ok == sent ? "conserved" : "MISMATCH")), Throttles \(throttles); log lines dropped \(stack.logs.droppedLines); "
+                     + "answered by the warm path since the start: \(stack.service.warmPathAnswers)")
 
         // Memory: only the 20 python environments warm.
         for name in ["bench-c", "bench-count", "bench-py"] { await stack.runtime.shutdownEnvironments(of: name) }
