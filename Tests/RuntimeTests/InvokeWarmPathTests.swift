@@ -107,7 +107,8 @@ struct InvokeWarmPathTests {
         import os, time
         def slow(event, context):
             gate = os.path.join(os.environ["RECORD_DIR"], "gate")
-            while not os.path.exists(gate):
+            deadline = time.time() + 30  # a wait for the gate file, bounded: the test opens it
+            while not os.path.exists(gate) and time.time() < deadline:
                 time.sleep(0.005)
             return {"done": True}
         """
