@@ -118,6 +118,24 @@ static void on_sigchld(int sig) {
     errno = saved;
 }
 
+/// SIGCHLD wakes the poll loop through `sigchld_pipe` (the keeper's and the zygote's); SIGPIPE is ignored, so a
+/// write to a vanished shift fails instead of killing the process. Async-signal-safe; -1 with errno when the pipe fails.
+static int watch_children(void) {
+    if (pipe(sigchld_pipe) != 0) return -1;
+    fcntl(sigchld_pipe[0], F_SETFL, O_NONBLOCK);
+    fcntl(sigchld_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_sigchld;
+    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGCHLD, &action, NULL);
+    action.sa_handler = SIG_IGN;
+    action.sa_flags = 0;
+    sigaction(SIGPIPE, &action, NULL);
+    return 0;
+}
+
 /// SIGKILLs every direct child of the keeper. Returns 0 when /proc cannot tell (then only the
 /// runtime's group is known to be gone).
 static int kill_children(void) {
@@ -211,18 +229,7 @@ static void report(int fd, int32_t value) { write_all(fd, &value, sizeof value);
 __attribute__((noreturn)) static void keep(struct launch *launch, int report_fd, int lifeline_fd) {
     sigset_t none;
     sigemptyset(&none);
-    if (pipe(sigchld_pipe) != 0) { report(report_fd, -errno); _exit(1); }
-    fcntl(sigchld_pipe[0], F_SETFL, O_NONBLOCK);
-    fcntl(sigchld_pipe[1], F_SETFL, O_NONBLOCK);
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_sigchld;
-    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGCHLD, &action, NULL);
-    action.sa_handler = SIG_IGN;
-    action.sa_flags = 0;
-    sigaction(SIGPIPE, &action, NULL);  // shift gone: the report write must fail, not kill the keeper
+    if (watch_children() != 0) { report(report_fd, -errno); _exit(1); }
 
     // ETXTBSY: a file just written is still open for writing in a child another thread of shift
     // forked and has not exec'd yet. It passes within microseconds.
@@ -403,18 +410,11 @@ static void spawn_for(int sock, int lifeline_fd, size_t length, int output_fd) {
 }
 
 __attribute__((noreturn)) static void zygote(int sock, int lifeline_fd) {
-    if (pipe(sigchld_pipe) != 0) _exit(1);
-    fcntl(sigchld_pipe[0], F_SETFL, O_NONBLOCK);
-    fcntl(sigchld_pipe[1], F_SETFL, O_NONBLOCK);
+    if (watch_children() != 0) _exit(1);
     struct sigaction action;
     memset(&action, 0, sizeof action);
-    action.sa_handler = on_sigchld;
-    action.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGCHLD, &action, NULL);
     action.sa_handler = SIG_IGN;
-    action.sa_flags = 0;
-    sigaction(SIGPIPE, &action, NULL);
+    sigemptyset(&action.sa_mask);
     // shift's own handlers write to its signal pipe: a signal sent to a keeper (a terminal's Ctrl-C reaches the
     // whole process group) must not reach shift that way. Keepers end with their lifeline, not on a signal.
     sigaction(SIGINT, &action, NULL);

@@ -31,7 +31,7 @@ public struct FrontDoorRouter: Sendable {
             return response
         case .invoke(let invocation):
             do {
-                return answer(invocation, with: try await invoke(invocation.route, invocation.event))
+                return answer(invocation, with: try await invoke(invocation))
             } catch {
                 return failure(invocation, "could not be invoked: \(error)")
             }
@@ -91,12 +91,21 @@ public struct FrontDoorRouter: Sendable {
         return invocation.isLoadBalancer ? FrontDoorResponse(status: 502) : .gatewayMessage(502, "Internal server error")
     }
 
+    /// The call an invocation makes: through the route's alias, or through `$LATEST` when the store knows the alias
+    /// is missing (no deployment has made it yet; see `StateStore.cachedAbsence`).
+    func call(_ invocation: Invocation) -> InvokeRequest {
+        let route = invocation.route
+        let missing = route.qualifier.map { service.store.cachedAbsence(function: route.function, qualifier: $0) } ?? false
+        return InvokeRequest(function: route.function, qualifier: missing ? nil : route.qualifier, payload: invocation.event)
+    }
+
     /// Invokes through the route's alias; before the first deploy made that alias, through `$LATEST`.
-    private func invoke(_ route: FrontDoorRoute, _ event: [UInt8]) async throws -> InvokeResponse {
+    private func invoke(_ invocation: Invocation) async throws -> InvokeResponse {
+        let call = call(invocation)
         do {
-            return try await service.invoke(InvokeRequest(function: route.function, qualifier: route.qualifier, payload: event))
-        } catch let error as StateError where error.code == .resourceNotFound && route.qualifier != nil {
-            return try await service.invoke(InvokeRequest(function: route.function, payload: event))
+            return try await service.invoke(call)
+        } catch let error as StateError where error.code == .resourceNotFound && call.qualifier != nil {
+            return try await service.invoke(InvokeRequest(function: call.function, payload: call.payload))
         }
     }
 

@@ -23,11 +23,7 @@ struct FrontDoorWarmPath: WarmPathResponder {
             completion(Self.answer(response, omitBody: omitBody))
             return true
         case .invoke(let invocation):
-            // Before the first deployment made the route's alias, `$LATEST` serves, as `FrontDoorRouter.invoke` does.
-            let route = invocation.route
-            let aliasMissing = route.qualifier.map { router.service.store.cachedAbsence(function: route.function, qualifier: $0) } ?? false
-            let call = InvokeRequest(function: route.function, qualifier: aliasMissing ? nil : route.qualifier, payload: invocation.event)
-            return router.service.invokeWarm(call, preferring: loop) { [router] response in
+            return router.service.invokeWarm(router.call(invocation), preferring: loop) { [router] response in
                 completion(response.map { Self.answer(router.answer(invocation, with: $0), omitBody: omitBody) })
             }
         }

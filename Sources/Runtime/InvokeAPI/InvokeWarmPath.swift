@@ -24,12 +24,8 @@ struct InvokeWarmPath: WarmPathResponder {
 
     func start(_ head: HTTPRequestHead, _ candidate: Candidate, body: ByteBuffer, loop: any EventLoop,
                completion: @escaping @Sendable (WarmAnswer?) -> Void) -> Bool {
-        var payload = Array(body.readableBytesView)
-        if payload.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            payload = Array("{}".utf8)
-        } else if !JSONSyntax.isValid(payload) {
-            return false  // answered with InvalidRequestContentException there
-        }
+        // Not JSON: answered with InvalidRequestContentException there.
+        guard let payload = InvokeAPIRouter.invokePayload(Array(body.readableBytesView), validate: true) else { return false }
         let requestId = RequestId.make()
         let request = InvokeRequest(function: candidate.function, qualifier: candidate.qualifier, payload: payload, tailLog: candidate.tailLog,
                                     clientContext: candidate.clientContext, requestId: requestId)

@@ -14,10 +14,7 @@ extension InvokeAPIRouter {
         guard let type = InvokeRequest.InvocationType(rawValue: typeHeader) else {
             throw StateError(.invalidParameterValue, "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, not '\(typeHeader)'")
         }
-        var payload = request.body
-        if payload.isEmpty || payload.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
-            payload = Array("{}".utf8)
-        } else if type != .dryRun, !JSONSyntax.isValid(payload) {
+        guard let payload = Self.invokePayload(request.body, validate: type != .dryRun) else {
             return .lambdaError(400, type: "InvalidRequestContentException",
                                 message: "Could not parse request body into json: the payload is not valid JSON. Send a JSON document (e.g. {\"key\": \"value\"}).",
                                 requestId: call.requestId)
@@ -28,6 +25,13 @@ extension InvokeAPIRouter {
                                           tailLog: request.headers["x-amz-log-type"] == "Tail", clientContext: clientContext,
                                           requestId: call.requestId)
         return Self.answer(try await service.invoke(invokeRequest), requestId: call.requestId)
+    }
+
+    /// The event an Invoke body makes: `{}` for an empty or blank body (as Lambda sends), the body itself otherwise;
+    /// nil when `validate` and it is not JSON (the warm path's rule too).
+    static func invokePayload(_ body: [UInt8], validate: Bool) -> [UInt8]? {
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return Array("{}".utf8) }
+        return !validate || JSONSyntax.isValid(body) ? body : nil
     }
 
     /// Invoke's HTTP answer to an invocation (the warm path's too).

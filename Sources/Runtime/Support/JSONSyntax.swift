@@ -58,6 +58,17 @@ enum JSONSyntax {
                 }
                 return false
             }
+            /// A member's key and its colon, from the opening quote; nil when undecided, false when invalid.
+            func key() -> Bool? {
+                guard i < n, b[i] == 0x22 else { return false }
+                guard let ok = string() else { return nil }
+                guard ok else { return false }
+                skipSpace()
+                guard i < n, b[i] == 0x3A else { return false }
+                i += 1
+                skipSpace()
+                return true
+            }
             skipSpace()
             while true {
                 // A value.
@@ -69,13 +80,8 @@ enum JSONSyntax {
                     if i < n, b[i] == 0x7D { i += 1; break }
                     guard stack.count < 256 else { return .undecided }
                     stack.append(.object)
-                    guard i < n, b[i] == 0x22 else { return .invalid }
-                    guard let ok = string() else { return .undecided }
+                    guard let ok = key() else { return .undecided }
                     guard ok else { return .invalid }
-                    skipSpace()
-                    guard i < n, b[i] == 0x3A else { return .invalid }
-                    i += 1
-                    skipSpace()
                     continue
                 case 0x5B:  // [
                     i += 1
@@ -115,13 +121,8 @@ enum JSONSyntax {
                         i += 1
                         skipSpace()
                         if top == .object {
-                            guard i < n, b[i] == 0x22 else { return .invalid }
-                            guard let ok = string() else { return .undecided }
+                            guard let ok = key() else { return .undecided }
                             guard ok else { return .invalid }
-                            skipSpace()
-                            guard i < n, b[i] == 0x3A else { return .invalid }
-                            i += 1
-                            skipSpace()
                         }
                         break
                     }
