@@ -1,90 +1,115 @@
 import NIOCore
-import NIOHTTP1
 
 /// Serves the Lambda Runtime API (`/2018-06-01/runtime/...`) for ONE execution environment.
 ///
-/// Responses are written as pre-rendered bytes (no HTTP response encoder in the pipeline) to keep
-/// the warm path short; every response carries a `Content-Length`.
+/// It reads requests from bytes itself (`RawHTTPRequestDecoder`) and writes responses as pre-rendered bytes, with no
+/// HTTP handlers in the pipeline: each invocation crosses this connection twice (`next`, `response`), and NIO's
+/// decoder and its parts cost more there than the rest of the Runtime API. Every response carries a `Content-Length`.
 final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// The largest response body a function may post (Lambda's figure in its 413 message).
     static let maximumResponseBytes = 6_291_556
 
     private let broker: EnvironmentBroker
-    private var head: HTTPRequestHead?
-    private var body: ByteBuffer?
-    private var bodySize = 0
+    private let idle: IdleConnectionTracker
+    private var decoder = RawHTTPRequestDecoder(bodyLimit: RuntimeAPIHandler.maximumResponseBytes,
+                                                keptHeaders: ["lambda-runtime-function-error-type"])
+    /// Bytes read but not decoded yet.
+    private var unread: ByteBuffer?
+    private var closing = false
 
-    init(broker: EnvironmentBroker) {
+    init(broker: EnvironmentBroker, connections: IdleConnectionPolicy) {
         self.broker = broker
+        self.idle = IdleConnectionTracker(policy: connections)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { idle.admit(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        idle.admit(context: context)
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body = nil
-            bodySize = 0
-            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                var buffer = context.channel.allocator.buffer(capacity: 32)
-                buffer.writeString("HTTP/1.1 100 Continue\r\n\r\n")
-                context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        guard !closing else { return }
+        var bytes = unwrapInboundIn(data)
+        if var pending = unread {
+            unread = nil  // let go of it, so appending does not copy
+            pending.writeBuffer(&bytes)
+            bytes = pending
+        }
+        idle.requestArriving(context: context)
+        do {
+            while !closing, let event = try decoder.decode(&bytes) {
+                switch event {
+                case .expectsContinue:
+                    var buffer = context.channel.allocator.buffer(capacity: 32)
+                    buffer.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+                    context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+                case .request(let request):
+                    idle.requestEnded()
+                    route(context: context, request: request)
+                }
             }
-        case .body(var part):
-            bodySize += part.readableBytes
-            if bodySize <= Self.maximumResponseBytes {
-                if body == nil { body = part } else { body!.writeBuffer(&part) }
-            } else {
-                body = nil
-            }
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            route(context: context, head: head)
+        } catch {
+            // A malformed request ends only this connection.
+            closing = true
+            context.close(promise: nil)
+            return
+        }
+        if bytes.readableBytes > 0 {
+            bytes.discardReadBytes()
+            unread = bytes
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idle.closed()
         broker.connectionClosed(context.channel)
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        idle.closed()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A malformed request ends only this connection.
         context.close(promise: nil)
     }
 
     private static let prefix = "/2018-06-01/runtime/"
 
-    private func route(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        let keepAlive = head.isKeepAlive
-        guard head.uri.hasPrefix(Self.prefix) else { return write(context, .notFound, keepAlive: keepAlive) }
-        let path = head.uri.dropFirst(Self.prefix.count)
+    private func route(context: ChannelHandlerContext, request: RawHTTPRequest) {
+        let keepAlive = request.keepAlive
+        guard request.target.hasPrefix(Self.prefix) else { return write(context, .notFound, keepAlive: keepAlive) }
+        let path = request.target.dropFirst(Self.prefix.count)
         let reply: EnvironmentBroker.Reply
         if path == "invocation/next" {
-            guard head.method == .GET else { return write(context, .methodNotAllowed, keepAlive: keepAlive) }
+            guard request.method == "GET" else { return write(context, .methodNotAllowed, keepAlive: keepAlive) }
             reply = broker.next(channel: context.channel, keepAlive: keepAlive)
         } else if path == "init/error" {
-            guard head.method == .POST else { return write(context, .methodNotAllowed, keepAlive: keepAlive) }
-            reply = broker.initError(body: bodyBytes(), errorType: head.headers.first(name: "lambda-runtime-function-error-type"), on: context.channel)
+            guard request.method == "POST" else { return write(context, .methodNotAllowed, keepAlive: keepAlive) }
+            reply = broker.initError(body: Self.bytes(request), errorType: request.header("lambda-runtime-function-error-type"), on: context.channel)
         } else if path.hasPrefix("invocation/") {
             let rest = path.dropFirst("invocation/".count)
-            guard head.method == .POST, let slash = rest.lastIndex(of: "/") else {
+            guard request.method == "POST", let slash = rest.lastIndex(of: "/") else {
                 return write(context, .notFound, keepAlive: keepAlive)
             }
             let requestId = String(rest[..<slash])
             switch rest[rest.index(after: slash)...] {
             case "response":
-                if bodySize > Self.maximumResponseBytes {
-                    reply = broker.answer(requestId: requestId, ending: .responseTooLarge(size: bodySize), on: context.channel)
+                if request.bodySize > Self.maximumResponseBytes {
+                    reply = broker.answer(requestId: requestId, ending: .responseTooLarge(size: request.bodySize), on: context.channel)
                 } else {
-                    reply = broker.answer(requestId: requestId, ending: .response(bodyBytes()), on: context.channel)
+                    reply = broker.answer(requestId: requestId, ending: .response(Self.bytes(request)), on: context.channel)
                 }
             case "error":
-                let type = head.headers.first(name: "lambda-runtime-function-error-type")
-                reply = broker.answer(requestId: requestId, ending: .functionError(body: bodyBytes(), errorType: type), on: context.channel)
+                let type = request.header("lambda-runtime-function-error-type")
+                reply = broker.answer(requestId: requestId, ending: .functionError(body: Self.bytes(request), errorType: type), on: context.channel)
             default:
                 return write(context, .notFound, keepAlive: keepAlive)
             }
@@ -94,10 +119,9 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         write(context, reply, keepAlive: keepAlive)
     }
 
-    private func bodyBytes() -> [UInt8] {
-        defer { body = nil }
-        guard var body else { return [] }
-        return body.readBytes(length: body.readableBytes) ?? []
+    private static func bytes(_ request: RawHTTPRequest) -> [UInt8] {
+        guard let body = request.body else { return [] }
+        return Array(body.readableBytesView)
     }
 
     private func write(_ context: ChannelHandlerContext, _ reply: EnvironmentBroker.Reply, keepAlive: Bool) {
@@ -107,9 +131,11 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         if !keepAlive { buffer.writeString("Connection: close\r\n") }
         buffer.writeString("\r\n")
         buffer.writeString(text)
+        idle.responseEnded(context: context)
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         } else {
+            closing = true
             context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         }
     }

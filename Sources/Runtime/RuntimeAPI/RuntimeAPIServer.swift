@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// One environment's own Runtime API listener on 127.0.0.1 (port 0), so an environment can only
@@ -26,9 +25,7 @@ struct RuntimeAPIServer: Sendable {
             }
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try connections.installForRenderedResponses(on: channel)
-                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(broker: broker))
+                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(broker: broker, connections: connections))
                 }
             }
             .bind(host: "127.0.0.1", port: 0)

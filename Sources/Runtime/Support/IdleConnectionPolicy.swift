@@ -23,14 +23,21 @@ public final class IdleConnectionPolicy: Sendable {
     public let idleTimeout: Duration
     public let maximumConnections: Int
 
-    private struct Registry {
-        var connections: [ObjectIdentifier: Entry] = [:]
+    /// One open connection; its idle time is an atomic, so that a request costs no lock.
+    fileprivate final class Entry: Sendable {
+        let channel: any Channel
+        /// `NIODeadline.uptimeNanoseconds` since when it has had no request in progress; `busy` while one is.
+        let idleSince: Atomic<UInt64>
+        static let busy = UInt64.max
+
+        init(channel: any Channel, idleSince: NIODeadline) {
+            self.channel = channel
+            self.idleSince = Atomic(idleSince.uptimeNanoseconds)
+        }
     }
 
-    private struct Entry {
-        var channel: any Channel
-        /// Since when it has had no request in progress; nil while one is.
-        var idleSince: NIODeadline?
+    private struct Registry {
+        var connections: [ObjectIdentifier: Entry] = [:]
     }
 
     private let registry = Mutex(Registry())
@@ -61,121 +68,96 @@ public final class IdleConnectionPolicy: Sendable {
         })
     }
 
-    /// The same, for a server that writes each response as one pre-rendered `ByteBuffer`; add it
-    /// between the request decoder and the server's handler.
-    func installForRenderedResponses(on channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(IdleConnectionHandler<ByteBuffer>(policy: self) { _ in true })
-    }
-
     // MARK: - Bookkeeping (from the connections' event loops)
 
     /// A new connection: registered if there is room, after closing the longest-idle one if need be.
-    /// Returns false when every connection is busy: the caller closes the newcomer.
-    fileprivate func admit(_ channel: any Channel, at now: NIODeadline) -> Bool {
+    /// Returns nil when every connection is busy: the caller closes the newcomer.
+    fileprivate func admit(_ channel: any Channel, at now: NIODeadline) -> Entry? {
+        let entry = Entry(channel: channel, idleSince: now)
         let (admitted, evicted) = registry.withLock { registry -> (Bool, (any Channel)?) in
             var evicted: (any Channel)?
             if registry.connections.count >= maximumConnections {
-                var oldest: (key: ObjectIdentifier, since: NIODeadline)?
+                var oldest: (key: ObjectIdentifier, since: UInt64)?
                 for (key, entry) in registry.connections {
-                    if let since = entry.idleSince, since < (oldest?.since ?? .distantFuture) { oldest = (key, since) }
+                    let since = entry.idleSince.load(ordering: .relaxed)
+                    if since != Entry.busy, since < (oldest?.since ?? .max) { oldest = (key, since) }
                 }
                 guard let oldest else { return (false, nil) }
                 evicted = registry.connections.removeValue(forKey: oldest.key)?.channel
             }
-            registry.connections[ObjectIdentifier(channel)] = Entry(channel: channel, idleSince: now)
+            registry.connections[ObjectIdentifier(entry)] = entry
             return (true, evicted)
         }
         evicted?.close(promise: nil)
-        return admitted
+        return admitted ? entry : nil
     }
 
-    fileprivate func update(_ channel: any Channel, idleSince: NIODeadline?) {
-        registry.withLock { $0.connections[ObjectIdentifier(channel)]?.idleSince = idleSince }
-    }
-
-    fileprivate func remove(_ channel: any Channel) {
-        _ = registry.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(channel)) }
+    fileprivate func remove(_ entry: Entry) {
+        _ = registry.withLock { $0.connections.removeValue(forKey: ObjectIdentifier(entry)) }
     }
 }
 
 /// Tracks one connection for its `IdleConnectionPolicy`: busy from the end of a request until a write
-/// ends its response, idle otherwise; closes it after the policy's idle timeout.
-private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = Response
-    typealias OutboundOut = Response
-
+/// ends its response, idle otherwise; closes it after the policy's idle timeout. Used from the connection's
+/// event loop only, by `IdleConnectionHandler` or by a handler that reads requests itself.
+final class IdleConnectionTracker {
     private let policy: IdleConnectionPolicy
-    private let endsResponse: (Response) -> Bool
     private var busy = false
-    private var registered = false
+    private var entry: IdleConnectionPolicy.Entry?
+    private var admitted = false
     /// Armed at most once at a time and moved on lazily when it fires early, so that a busy keep-alive
     /// connection schedules no timer per request.
     private var timer: Scheduled<Void>?
     private var idleSince = NIODeadline.now()
 
-    init(policy: IdleConnectionPolicy, endsResponse: @escaping (Response) -> Bool) {
+    init(policy: IdleConnectionPolicy) {
         self.policy = policy
-        self.endsResponse = endsResponse
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { admit(context: context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        if !registered { admit(context: context) }
-        context.fireChannelActive()
-    }
-
-    private func admit(context: ChannelHandlerContext) {
-        registered = true
+    /// The connection is open (from `handlerAdded` when it is active already, else from `channelActive`).
+    func admit(context: ChannelHandlerContext) {
+        guard !admitted else { return }
+        admitted = true
         idleSince = .now()
-        guard policy.admit(context.channel, at: idleSince) else {
+        entry = policy.admit(context.channel, at: idleSince)
+        guard entry != nil else {
             context.close(promise: nil)
             return
         }
         armTimer(context: context)
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .end = unwrapInboundIn(data) {
-            busy = true
-            policy.update(context.channel, idleSince: nil)
-        } else if !busy {
-            // A request still arriving is activity, not yet a call in progress: a client that sends
-            // a few bytes now and then and never finishes stays the first to be closed.
-            markIdle(context: context)
-        }
-        context.fireChannelRead(data)
+    /// A whole request has arrived: a call is in progress until its response ends.
+    func requestEnded() {
+        busy = true
+        entry?.idleSince.store(IdleConnectionPolicy.Entry.busy, ordering: .relaxed)
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if busy, endsResponse(unwrapOutboundIn(data)) {
-            busy = false
-            markIdle(context: context)
-        }
-        context.write(data, promise: promise)
+    /// Part of a request arrived: activity, not yet a call in progress (a client that sends a few bytes now and
+    /// then and never finishes stays the first to be closed).
+    func requestArriving(context: ChannelHandlerContext) {
+        if !busy { markIdle(context: context) }
+    }
+
+    /// A response has been written whole.
+    func responseEnded(context: ChannelHandlerContext) {
+        guard busy else { return }
+        busy = false
+        markIdle(context: context)
+    }
+
+    /// The connection is gone.
+    func closed() {
+        timer?.cancel()
+        timer = nil
+        if let entry { policy.remove(entry) }
+        entry = nil
     }
 
     private func markIdle(context: ChannelHandlerContext) {
         idleSince = .now()
-        policy.update(context.channel, idleSince: idleSince)
+        entry?.idleSince.store(idleSince.uptimeNanoseconds, ordering: .relaxed)
         if timer == nil { armTimer(context: context) }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        policy.remove(context.channel)
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
-        policy.remove(context.channel)
     }
 
     /// Closes the connection once it has been idle for the policy's timeout; a timer that fires while the
@@ -193,5 +175,53 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
             }
         }
         schedule(at: idleSince + TimeAmount(policy.idleTimeout))
+    }
+}
+
+/// `IdleConnectionTracker` in a pipeline that turns bytes into `HTTPServerRequestPart`s.
+private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = Response
+    typealias OutboundOut = Response
+
+    private let tracker: IdleConnectionTracker
+    private let endsResponse: (Response) -> Bool
+
+    init(policy: IdleConnectionPolicy, endsResponse: @escaping (Response) -> Bool) {
+        self.tracker = IdleConnectionTracker(policy: policy)
+        self.endsResponse = endsResponse
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { tracker.admit(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        tracker.admit(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) {
+            tracker.requestEnded()
+        } else {
+            tracker.requestArriving(context: context)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if endsResponse(unwrapOutboundIn(data)) { tracker.responseEnded(context: context) }
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        tracker.closed()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        tracker.closed()
     }
 }
