@@ -534,3 +534,30 @@ int shift_keeper_spawn(const char *path, char *const argv[], char *const envp[],
     out->status_fd = status_fd;
     return 0;
 }
+
+// CPU affinity (see CPUPlacement.swift). Linux only; elsewhere nothing is placed.
+#ifdef __linux__
+#include <sched.h>
+
+int shift_set_cpus(pid_t tid, const int *cpus, int count) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity(tid, sizeof set, &set) == 0 ? 0 : errno;
+}
+
+int shift_get_cpus(pid_t tid, int *cpus, int capacity) {
+    cpu_set_t set;
+    if (sched_getaffinity(tid, sizeof set, &set) != 0) return -1;
+    int count = 0;
+    for (int cpu = 0; cpu < CPU_SETSIZE && count < capacity; cpu++) {
+        if (CPU_ISSET(cpu, &set)) cpus[count++] = cpu;
+    }
+    return count;
+}
+#else
+int shift_set_cpus(pid_t tid, const int *cpus, int count) { (void)tid; (void)cpus; (void)count; return ENOSYS; }
+int shift_get_cpus(pid_t tid, int *cpus, int capacity) { (void)tid; (void)cpus; (void)capacity; return -1; }
+#endif

@@ -79,6 +79,8 @@ public actor LocalRuntime {
 
     private let options: Options
     private let workDirectory: String
+    /// The CPU each event loop keeps to (`CPUPlacement`); empty when nothing is placed.
+    private let loopCPUs: [ObjectIdentifier: Int]
     private let bootstrapDirectory: String
     private let bytecodeCacheDirectory: String
     /// Warnings already logged: each is logged once per runtime, not once per version or environment.
@@ -147,6 +149,7 @@ public actor LocalRuntime {
         self.options = options
         self.pool = Mutex(Pool(limits: ConcurrencyLimits(accountLimit: options.maximumConcurrency)))
         self.loops = Set(options.eventLoopGroup.makeIterator().map { ObjectIdentifier($0) })
+        self.loopCPUs = CPUPlacement.place(options.eventLoopGroup)
         let temp = FileManager.default.temporaryDirectory.path
         let cache = options.cacheDirectory ?? "\(temp)/shift-runtime-cache"
         self.bootstrapDirectory = try Self.writeBootstraps(into: cache)
@@ -415,7 +418,7 @@ public actor LocalRuntime {
             }
         }
         let environment = try await ExecutionEnvironment.start(
-            config: config, plan: plan, workDirectory: workDirectory, loop: loop, options: options)
+            config: config, plan: plan, workDirectory: workDirectory, loop: loop, cpu: loopCPUs[ObjectIdentifier(loop)], options: options)
         let admitted = pool.withLock { pool -> Bool in
             guard !pool.isShutDown else { return false }
             pool.environments[key, default: []].append(environment)

@@ -22,4 +22,11 @@ typedef struct {
 int shift_keeper_spawn(const char *path, char *const argv[], char *const envp[], const char *directory,
                        int output_fd, shift_kept_process *out);
 
+/// Restricts thread `tid` (0: the calling thread) to the `count` CPUs in `cpus`. Returns 0, or an errno value
+/// (ENOSYS where CPU affinity does not exist).
+int shift_set_cpus(pid_t tid, const int *cpus, int count);
+
+/// Writes the CPUs thread `tid` may run on into `cpus` (at most `capacity`) and returns how many, or -1.
+int shift_get_cpus(pid_t tid, int *cpus, int capacity);
+
 #endif

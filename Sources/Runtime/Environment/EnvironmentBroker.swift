@@ -26,12 +26,24 @@ final class EnvironmentBroker: Sendable {
         var initTimeout: Duration
         var idleTimeout: Duration
         var shutdownGrace: Duration
+        /// The CPU of the environment's loop, where its processes run once warm (`CPUPlacement`); nil: anywhere.
+        var cpu: Int?
     }
 
     /// Told how an event ended, on the environment's event loop.
     typealias Completion = @Sendable (InvocationOutcome) -> Void
     typealias Machine = EnvironmentStateMachine<Completion, ParkedNext>
     typealias Phase = Machine.Phase
+
+    /// Where the environment's processes run (`CPUPlacement`).
+    enum Placement: Equatable {
+        /// Anywhere, until the runtime asks for its first event.
+        case starting
+        /// On the loop's CPU; `longRuns` invocations in a row have run long.
+        case beside(longRuns: Int)
+        /// Anywhere, for good: invocations ran long.
+        case released
+    }
 
     /// A `GET next` waiting for an event.
     struct ParkedNext: Sendable {
@@ -63,6 +75,7 @@ final class EnvironmentBroker: Sendable {
         var keeper: pid_t = 0
         /// The connection the event in progress went out on: answers on it are the environment's own.
         var deliveredOn: (any Channel)?
+        var placement = Placement.starting
     }
 
     let identity: Identity
@@ -241,7 +254,12 @@ final class EnvironmentBroker: Sendable {
     /// `GET /runtime/invocation/next`.
     func next(channel: any Channel, keepAlive: Bool) -> Reply {
         let parked = ParkedNext(channel: channel, keepAlive: keepAlive)
-        let action = state.withLock { $0.machine.next(parked, at: .now()) }
+        let (action, place) = state.withLock { state in
+            let place = identity.cpu != nil && state.placement == .starting
+            if place { state.placement = .beside(longRuns: 0) }
+            return (state.machine.next(parked, at: .now()), place ? state.pid : 0)
+        }
+        if let cpu = identity.cpu, place > 0 { CPUPlacement.move(place, to: [cpu]) }
         switch action {
         case .deliver:
             deliver(to: parked)
@@ -363,7 +381,7 @@ final class EnvironmentBroker: Sendable {
         }
         let memoryKB = pidNow > 0 ? ProcessMemory.treeKilobytes(pid: pidNow) : nil
 
-        let finished = state.withLock { state -> (Completion, CompletedInvocation, [LogEvent], discard: Bool)? in
+        let finished = state.withLock { state -> (Completion, CompletedInvocation, [LogEvent], discard: Bool, release: pid_t)? in
             guard let finishing = state.finishing else { return nil }
             state.finishing = nil
             let current = finishing.ended.invocation
@@ -384,6 +402,12 @@ final class EnvironmentBroker: Sendable {
             flushPartialLine(state: &state, into: &events)
             for line in result.logLines { events += appendLine(line, to: &state, framing: true) }
             let duration = finishing.ended.duration
+            var release: pid_t = 0
+            if case .beside(let longRuns) = state.placement {
+                let runs = duration >= CPUPlacement.releaseAfter ? longRuns + 1 : 0
+                state.placement = runs >= CPUPlacement.releaseAfterRuns ? .released : .beside(longRuns: runs)
+                if runs >= CPUPlacement.releaseAfterRuns { release = state.pid }
+            }
             let initDuration = finishing.ended.initDuration
             let maxMemoryMB = max(1, (state.peakKilobytes + 1023) / 1024)
             events += appendLine("END RequestId: \(requestId)", to: &state, framing: true)
@@ -401,12 +425,13 @@ final class EnvironmentBroker: Sendable {
             } else {
                 state.idleGeneration &+= 1
             }
-            return (current.waiter, completed, events, discard)
+            return (current.waiter, completed, events, discard, release)
         }
-        guard let (completion, completed, events, discard) = finished else { return }
+        guard let (completion, completed, events, discard, release) = finished else { return }
         emit(events)
         if discard { self.discard(pid: state.withLock { $0.exitStatus == nil ? $0.pid : 0 }) } else { scheduleIdleTimeout() }
         completion(.completed(completed))
+        if release > 0 { CPUPlacement.move(release, to: CPUPlacement.allowed) }
     }
 
     /// Arms the idle timer if it is not armed. One timer per environment, re-armed when it fires

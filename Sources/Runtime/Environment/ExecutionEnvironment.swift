@@ -35,6 +35,7 @@ final class ExecutionEnvironment: Sendable {
         plan: LaunchPlan,
         workDirectory: String,
         loop: any EventLoop,
+        cpu: Int?,
         options: LocalRuntime.Options
     ) async throws -> ExecutionEnvironment {
         let id = Self.makeEnvironmentId()
@@ -45,7 +46,7 @@ final class ExecutionEnvironment: Sendable {
                 environmentId: id, functionName: config.functionName, version: config.version,
                 logGroupName: config.logGroupName, logStreamName: streamName, memorySizeMB: config.memorySize,
                 timeout: .seconds(config.timeout), initTimeout: options.initTimeout,
-                idleTimeout: options.idleTimeout, shutdownGrace: options.shutdownGracePeriod),
+                idleTimeout: options.idleTimeout, shutdownGrace: options.shutdownGracePeriod, cpu: cpu),
             loop: loop, logSink: options.logHandler)
         let server: RuntimeAPIServer
         do {
