@@ -3,7 +3,7 @@ import Testing
 @testable import Runtime
 
 /// A raw loopback connection, to hold idle and to see when the server closes it.
-private final class RawConnection {
+final class RawConnection {
     let fd: Int32
 
     init(port: Int) throws {

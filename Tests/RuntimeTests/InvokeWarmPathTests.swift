@@ -152,6 +152,75 @@ struct InvokeWarmPathTests {
 }
 
 /// What the warm path keeps beside the actor: resolved configurations and an alias's draw.
+/// The Invoke API's raw path (`InvokeRawPath`): warm calls are read and answered from the connection's bytes;
+/// everything else is handed to NIO's HTTP handlers byte for byte, one request at a time, in order.
+@Suite("Invoke API raw path")
+struct InvokeRawPathTests {
+    private func post(_ body: String, _ extra: String = "") -> String {
+        "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\n\(extra)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    @Test func otherOperationsBetweenWarmCallsOnOneConnectionAreAnsweredInOrder() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")
+            let request = "GET /2015-03-31/functions/echo HTTP/1.1\r\nHost: x\r\n\r\n" + post(#"{"n":1}"#)
+                + post(#"{"n":2}"#, "X-Amz-Invocation-Type: DryRun\r\n") + post(#"{"n":3}"#)
+                + "GET /2015-03-31/functions/nope HTTP/1.1\r\nHost: x\r\n\r\n" + post(#"{"n":4}"#)
+            let text = try await rawExchange(port: api.port, request, responses: 6)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200", "204", "200", "404", "200"], "\(text)")
+            #expect(text.contains(#""FunctionName":"echo""#) || text.contains(#""FunctionName": "echo""#))
+            let order = [1, 3, 4].map { n in text.range(of: #""n": \#(n)"#) ?? text.range(of: #""n":\#(n)"#) }
+            #expect(order.allSatisfy { $0 != nil })
+            #expect(zip(order, order.dropFirst()).allSatisfy { $0!.lowerBound < $1!.lowerBound })
+            #expect(api.service.warmPathAnswers == 3)
+        }
+    }
+
+    @Test func aChunkedCallHandsTheConnectionToNIOAndItsWarmCallsStillAnswer() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")
+            let chunked = "POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "4\r\n{\"n\"\r\n3\r\n:1}\r\n0\r\n\r\n"
+            let text = try await rawExchange(port: api.port, chunked + post(#"{"n":2}"#) + post(#"{"n":3}"#), responses: 3)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200", "200"], "\(text)")
+            let order = [1, 2, 3].map { n in text.range(of: #""n": \#(n)"#) ?? text.range(of: #""n":\#(n)"#) }
+            #expect(order.allSatisfy { $0 != nil }, "\(text)")
+            #expect(zip(order, order.dropFirst()).allSatisfy { $0!.lowerBound < $1!.lowerBound })
+        }
+    }
+
+    @Test func expectContinueIsAnsweredWithAContinueAndThenTheCall() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")
+            let connection = try RawConnection(port: api.port)
+            let body = #"{"n":7}"#
+            connection.send("POST /2015-03-31/functions/echo/invocations HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n")
+            let continued = connection.read(until: "\r\n\r\n")
+            #expect(continued.hasPrefix("HTTP/1.1 100 Continue"), "\(continued)")
+            connection.send(body)
+            let answer = connection.read(until: #"7}"#)
+            #expect(answer.contains("HTTP/1.1 200 OK"), "\(answer)")
+            // The connection goes on with the raw path.
+            let before = api.service.warmPathAnswers
+            connection.send(post(#"{"n":8}"#))
+            #expect(connection.read(until: #"8}"#).contains("HTTP/1.1 200 OK"))
+            #expect(api.service.warmPathAnswers == before + 1)
+        }
+    }
+
+    @Test func aMalformedRequestGetsTheAPIsErrorAndTheConnectionEnds() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")
+            let text = try await rawExchange(port: api.port, post("{}") + "NOT HTTP AT ALL\r\n\r\n", responses: 3)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }.filter { $0.allSatisfy(\.isNumber) }
+            #expect(statuses == ["200", "400"], "\(text)")
+            #expect(text.contains("InvalidRequestContentException"))
+        }
+    }
+}
+
 @Suite("Warm path resolution")
 struct WarmPathResolutionTests {
     /// A service with `fn` (Python, echo) on a fresh state directory.

@@ -63,7 +63,12 @@ public final class IdleConnectionPolicy: Sendable {
     /// Adds the policy to a connection whose pipeline turns bytes into `HTTPServerRequestPart`s and
     /// whose responses are `HTTPServerResponsePart`s (as after `configureHTTPServerPipeline`).
     public func install(on channel: any Channel) throws {
-        try channel.pipeline.syncOperations.addHandler(IdleConnectionHandler<HTTPServerResponsePart>(policy: self) {
+        try install(on: channel, tracker: IdleConnectionTracker(policy: self))
+    }
+
+    /// The same, sharing `tracker` with a handler ahead of the HTTP decoder that answers some requests itself.
+    func install(on channel: any Channel, tracker: IdleConnectionTracker) throws {
+        try channel.pipeline.syncOperations.addHandler(IdleConnectionHandler<HTTPServerResponsePart>(tracker: tracker) {
             if case .end = $0 { true } else { false }
         })
     }
@@ -188,8 +193,8 @@ private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, Remov
     private let tracker: IdleConnectionTracker
     private let endsResponse: (Response) -> Bool
 
-    init(policy: IdleConnectionPolicy, endsResponse: @escaping (Response) -> Bool) {
-        self.tracker = IdleConnectionTracker(policy: policy)
+    init(tracker: IdleConnectionTracker, endsResponse: @escaping (Response) -> Bool) {
+        self.tracker = tracker
         self.endsResponse = endsResponse
     }
 

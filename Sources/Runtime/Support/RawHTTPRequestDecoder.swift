@@ -16,6 +16,10 @@ struct RawHTTPRequest {
     /// The body, or nil when it was empty or larger than the decoder's body limit (then only `bodySize` tells).
     var body: ByteBuffer?
     var bodySize: Int
+    /// How the body is framed: a `Content-Length` (nil when there is none) or chunks.
+    var contentLength: Int?
+    var chunked = false
+    var expectsContinue = false
 
     func header(_ lowercaseName: String) -> String? {
         headers.last { $0.name == lowercaseName }?.value
@@ -59,6 +63,16 @@ struct RawHTTPRequestDecoder {
     init(bodyLimit: Int, keptHeaders: [String]) {
         self.bodyLimit = bodyLimit
         self.keptHeaders = keptHeaders
+    }
+
+    /// The request whose head has been read while its body is still arriving, and how many body bytes are still to
+    /// come (nil: chunked, unknown).
+    var awaitingBody: (request: RawHTTPRequest, remaining: Int?)? {
+        switch state {
+        case .head: nil
+        case .fixedBody(let request, let remaining): (request, remaining)
+        case .chunkSize(let request), .chunkData(let request, _), .chunkDataEnd(let request), .trailers(let request): (request, nil)
+        }
     }
 
     /// Whether a request has begun and is not whole yet.
@@ -239,6 +253,9 @@ struct RawHTTPRequestDecoder {
             index = lineEnd + 2
         }
         if chunked, contentLength != nil { throw RawHTTPError("both Content-Length and Transfer-Encoding") }
+        request.contentLength = contentLength
+        request.chunked = chunked
+        request.expectsContinue = expectsContinue
         return (request, chunked ? .chunked : .length(contentLength ?? 0), expectsContinue && (chunked || (contentLength ?? 0) > 0))
     }
 
