@@ -391,6 +391,37 @@ private let nextSeen = Seen.request(Seen.Request())
         }
     }
 
+    /// curl streams a body from stdin chunked; each answer tells how curl sent the one before.
+    @Test func curlChunkedResponse() async throws {
+        let fixtures = try FixtureFolder()
+        let code = try fixtures.write("fn", ["bootstrap": """
+            #!/bin/sh
+            set -eu
+            API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+            SENT='"none"'
+            while true; do
+              HEADERS="$(mktemp)"
+              EVENT=$(curl -sS -D "$HEADERS" "$API/next")
+              ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+              rm -f "$HEADERS"
+              { printf '{"curl":%s,"sent":%s,"pad":"' "$EVENT" "$SENT"; head -c 300000 /dev/zero | tr '\\0' b; printf '"}'; } |
+                curl -v -sS -X POST "$API/$ID/response" -H 'Transfer-Encoding: chunked' --data-binary @- -o "$TMPDIR/answer" 2> "$TMPDIR/curl.log"
+              if grep -qi '^> Transfer-Encoding: chunked' "$TMPDIR/curl.log"; then SENT='"chunked"'; else SENT='"plain"'; fi
+              if ! grep -q 'HTTP/1.1 202' "$TMPDIR/curl.log"; then SENT='"not accepted"'; fi
+            done
+            """], executable: ["bootstrap"])
+        let config = FunctionConfiguration(functionName: "curlchunked", runtime: "provided.al2023", codeDirectory: code, timeout: 20)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let first = try await runtime.invoke(config, payload: bytes(#"{"n":1}"#))
+            #expect(first.functionError == nil, "\(first.text)\n\(first.log)")
+            #expect((first.json["curl"] as? [String: Any])?["n"] as? Int == 1, "\(first.log)")
+            #expect(first.json["pad"] as? String == String(repeating: "b", count: 300_000))
+            let second = try await runtime.invoke(config, payload: bytes(#"{"n":2}"#))
+            #expect((second.json["curl"] as? [String: Any])?["n"] as? Int == 2, "\(second.log)")
+            #expect(second.json["sent"] as? String == "chunked", "\(second.log)")
+        }
+    }
+
     /// A raw socket client writes its answer and its next `GET next` in one `send`: both are served, in order.
     @Test func responseAndNextPipelinedInOneWrite() async throws {
         let fixtures = try FixtureFolder()
