@@ -180,6 +180,10 @@ private let nextSeen = Seen.request(Seen.Request())
         #expect(try keepAlive("1.1", "CONNECTION: Upgrade ,  CLOSE \r\n") == false)
         #expect(try keepAlive("1.1", "Connection: keep-alive\r\n") == true)
         #expect(try keepAlive("1.0", "Connection: keep-alive, close\r\n") == false)
+        // `close` wins wherever it stands (RFC 9112 9.3).
+        #expect(try keepAlive("1.0", "Connection: close, keep-alive\r\n") == false)
+        #expect(try keepAlive("1.0", "Connection: close\r\nConnection: keep-alive\r\n") == false)
+        #expect(try keepAlive("1.1", "Connection: close\r\nConnection: keep-alive\r\n") == false)
         guard case .request(let r) = try decode("GET \(next) HTTP/1.0\r\n\r\n").first else { Issue.record("no request"); return }
         #expect(r.minorVersion == 0)
     }

@@ -227,6 +227,8 @@ struct RawHTTPRequestDecoder {
         var contentLength: Int?
         var chunked = false
         var expectsContinue = false
+        // `close` ends the connection wherever it stands among the options (RFC 9112 9.3).
+        var closeAsked = false
         var index = lineEnd + 2
         while index < end {
             var lineEnd = index
@@ -255,7 +257,7 @@ struct RawHTTPRequestDecoder {
                     let first = option.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? option.endIndex
                     let last = option.lastIndex { $0 != 0x20 && $0 != 0x09 }.map { $0 + 1 } ?? first
                     let token = option[first..<max(first, last)]
-                    if Self.equalsLowercase(token, "close".utf8) { request.keepAlive = false }
+                    if Self.equalsLowercase(token, "close".utf8) { closeAsked = true }
                     if Self.equalsLowercase(token, "keep-alive".utf8), minor == 0 { request.keepAlive = true }
                 }
             } else if Self.equalsLowercase(nameBytes, "expect") {
@@ -267,6 +269,7 @@ struct RawHTTPRequestDecoder {
             index = lineEnd + 2
         }
         if chunked, contentLength != nil { throw RawHTTPError("both Content-Length and Transfer-Encoding") }
+        if closeAsked { request.keepAlive = false }
         return (request, chunked ? .chunked : .length(contentLength ?? 0), expectsContinue && (chunked || (contentLength ?? 0) > 0))
     }
 
