@@ -426,6 +426,41 @@ private let nextSeen = Seen.request(Seen.Request())
         }
     }
 
+    /// A malformed answer closes only its connection: the client answers again on a new one.
+    @Test func malformedChunkClosesOnlyThatConnection() async throws {
+        let fixtures = try FixtureFolder()
+        let python = try await resolvedPython()
+        let code = try fixtures.write("fn", ["bootstrap": """
+            #!\(python)
+            import os, socket, http.client
+            api = os.environ["AWS_LAMBDA_RUNTIME_API"]
+            host, port = api.rsplit(":", 1)
+            while True:
+                c = http.client.HTTPConnection(api)
+                c.request("GET", "/2018-06-01/runtime/invocation/next")
+                r = c.getresponse()
+                event = r.read()
+                rid = r.getheader("Lambda-Runtime-Aws-Request-Id").encode()
+                c.close()
+                s = socket.create_connection((host, int(port)))
+                s.settimeout(10)
+                s.sendall(b"POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n-1\\r\\nx\\r\\n" % rid)
+                closed = s.recv(1024) == b""
+                s.close()
+                c = http.client.HTTPConnection(api)
+                c.request("POST", "/2018-06-01/runtime/invocation/%s/response" % rid.decode(), body=b'{"closed":%s}' % (b"true" if closed else b"false"))
+                c.getresponse().read()
+                c.close()
+            """], executable: ["bootstrap"])
+        let config = FunctionConfiguration(functionName: "badchunk", runtime: "provided.al2023", codeDirectory: code, timeout: 20)
+        try await withLocalRuntime(options: testOptions()) { runtime in
+            let first = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(first.text == #"{"closed":true}"#, "\(first.log)")
+            let second = try await runtime.invoke(config, payload: bytes("{}"))
+            #expect(second.text == #"{"closed":true}"#, "\(second.log)")
+        }
+    }
+
     /// A raw socket client writes its answer and its next `GET next` in one `send`: both are served, in order.
     @Test func responseAndNextPipelinedInOneWrite() async throws {
         let fixtures = try FixtureFolder()
