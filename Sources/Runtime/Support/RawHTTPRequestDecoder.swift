@@ -107,11 +107,7 @@ struct RawHTTPRequestDecoder {
                 return nil
             case .chunkSize(let request):
                 guard let line = try readLine(&buffer, limit: 1024) else { return nil }
-                // Chunk extensions (`;name=value`) are allowed and ignored.
-                let digits = line.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
-                guard !digits.isEmpty, digits.count <= 15, let size = Int(String(decoding: digits, as: UTF8.self), radix: 16) else {
-                    throw RawHTTPError("a chunk size that is not a hexadecimal number")
-                }
+                let size = try Self.chunkSize(line)
                 state = size == 0 ? .trailers(request) : .chunkData(request, remaining: size)
             case .chunkData(var request, let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
@@ -152,6 +148,32 @@ struct RawHTTPRequestDecoder {
         case chunked
     }
 
+    /// The size on a chunk line: hex digits only (`Int(_:radix:)` would take a sign, and a negative size would read
+    /// a slice of negative length), then optional whitespace and extensions (`;name=value`), which are ignored.
+    private static func chunkSize(_ line: [UInt8]) throws(RawHTTPError) -> Int {
+        var size = 0
+        var index = 0
+        while index < line.count, let digit = hexDigit(line[index]) {
+            guard index < 15 else { throw RawHTTPError("a chunk size of more than 15 hexadecimal digits") }
+            size = size << 4 | digit
+            index += 1
+        }
+        let rest = line[index...].drop { $0 == 0x20 || $0 == 0x09 }
+        guard index > 0, rest.first == nil || rest.first == UInt8(ascii: ";") else {
+            throw RawHTTPError("a chunk size that is not a hexadecimal number")
+        }
+        return size
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+        default: nil
+        }
+    }
+
     /// One line without its CRLF (a bare LF is taken too), or nil when it has not arrived whole.
     private func readLine(_ buffer: inout ByteBuffer, limit: Int) throws(RawHTTPError) -> [UInt8]? {
         let view = buffer.readableBytesView
@@ -183,6 +205,12 @@ struct RawHTTPRequestDecoder {
             return nil
         }
         guard let length = found else {
+            // A line ending in a bare LF means the CRLFCRLF never comes: refuse it now (NIO's strict llhttp did too)
+            // rather than hold the connection until it goes idle. The first byte is not a LF (blank lines were skipped).
+            let bareLineFeed = buffer.withUnsafeReadableBytes { bytes in
+                (max(scanned, 1)..<max(bytes.count, 1)).contains { bytes[$0] == 0x0A && bytes[$0 - 1] != 0x0D }
+            }
+            if bareLineFeed { throw RawHTTPError("a line that ends in a bare LF instead of CRLF") }
             scanned = buffer.readableBytes
             if scanned > Self.maximumHeadBytes { throw RawHTTPError("a request head longer than \(Self.maximumHeadBytes) bytes") }
             return nil
@@ -213,6 +241,8 @@ struct RawHTTPRequestDecoder {
         var contentLength: Int?
         var chunked = false
         var expectsContinue = false
+        // `close` ends the connection wherever it stands among the options (RFC 9112 9.3).
+        var closeAsked = false
         var index = lineEnd + 2
         while index < end {
             var lineEnd = index
@@ -241,7 +271,7 @@ struct RawHTTPRequestDecoder {
                     let first = option.firstIndex { $0 != 0x20 && $0 != 0x09 } ?? option.endIndex
                     let last = option.lastIndex { $0 != 0x20 && $0 != 0x09 }.map { $0 + 1 } ?? first
                     let token = option[first..<max(first, last)]
-                    if Self.equalsLowercase(token, "close".utf8) { request.keepAlive = false }
+                    if Self.equalsLowercase(token, "close".utf8) { closeAsked = true }
                     if Self.equalsLowercase(token, "keep-alive".utf8), minor == 0 { request.keepAlive = true }
                 }
             } else if Self.equalsLowercase(nameBytes, "expect") {
@@ -253,6 +283,7 @@ struct RawHTTPRequestDecoder {
             index = lineEnd + 2
         }
         if chunked, contentLength != nil { throw RawHTTPError("both Content-Length and Transfer-Encoding") }
+        if closeAsked { request.keepAlive = false }
         request.contentLength = contentLength
         request.chunked = chunked
         request.expectsContinue = expectsContinue
