@@ -69,7 +69,7 @@ public final class LogRecorder: Sendable {
     /// Writes the buffered lines; on failure they are kept for the next flush.
     public func flush() async throws {
         let batch = state.withLock { state -> [LogRecord] in
-            defer { state.buffer.removeAll(keepingCapacity: true) }
+            defer { state.buffer = [] }
             return state.buffer
         }
         guard !batch.isEmpty else { return }

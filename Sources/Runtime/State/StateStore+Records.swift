@@ -101,11 +101,17 @@ extension StateStore {
     /// are what a flush costs (it competes with the invocations for the cores).
     public func appendLogs(_ records: [LogRecord]) async throws {
         guard !records.isEmpty else { return }
-        let rows = Self.grouped(records)
-        try await write { db in
-            let statement = try db.cachedStatement(sql: "INSERT INTO logs (function, version, stream, request_id, timestamp, message) VALUES (?, ?, ?, ?, ?, ?)")
-            for record in rows {
-                try statement.execute(arguments: [record.functionName, record.version, record.stream, record.requestId, record.timestamp, record.message])
+        try await BackgroundWriter.run { [self] in
+            let rows = Self.grouped(records)
+            // A transaction per slice, the CPU offered to others between them: see `BackgroundWriter.slice`.
+            for start in stride(from: 0, to: rows.count, by: BackgroundWriter.slice) {
+                if start > 0 { BackgroundWriter.yield() }
+                try writeNow { db in
+                    let statement = try db.cachedStatement(sql: "INSERT INTO logs (function, version, stream, request_id, timestamp, message) VALUES (?, ?, ?, ?, ?, ?)")
+                    for record in rows[start..<min(start + BackgroundWriter.slice, rows.count)] {
+                        try statement.execute(arguments: [record.functionName, record.version, record.stream, record.requestId, record.timestamp, record.message])
+                    }
+                }
             }
         }
     }

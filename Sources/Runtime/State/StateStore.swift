@@ -108,6 +108,17 @@ public final class StateStore: Sendable {
         }
     }
 
+    /// A write transaction on the calling thread (which waits for the writer), for `BackgroundWriter`; errors as `write`'s.
+    func writeNow<T>(_ updates: (Database) throws -> T) throws -> T {
+        do {
+            return try database.writeWithoutTransaction { db in try db.immediateTransaction(updates) }
+        } catch let error as StateError {
+            throw error
+        } catch {
+            throw StateError(.stateUnavailable, "Writing the state database failed: \(error).", cause: error)
+        }
+    }
+
     func read<T: Sendable>(_ value: @Sendable @escaping (Database) throws -> T) async throws -> T {
         do {
             return try await database.read(value)
