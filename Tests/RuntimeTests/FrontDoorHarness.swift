@@ -135,6 +135,8 @@ def binary(event, context):
     data = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else (event.get("body") or "").encode()
     return {"statusCode": 200, "headers": {"Content-Type": "application/octet-stream"},
             "body": base64.b64encode(bytes(reversed(data))).decode(), "isBase64Encoded": True}
+def split(event, context):
+    return {"statusCode": 200, "headers": {"X-Split": "a\\r\\nInjected: yes", "X-Fine": "ok"}, "body": "whole"}
 def bare(event, context):
     return "just text"
 def fail(event, context):
@@ -155,7 +157,7 @@ func withFrontDoor(_ routes: [FrontDoorRoute], _ body: (FrontDoorHarness) async 
     let metrics = try MetricsStore(store: store)
     let runtime = try LocalRuntime(options: testOptions())
     let service = LambdaService(store: store, metrics: metrics, runtime: runtime, clock: ScaledClock(timeScale: 1))
-    let names = ["echo", "headers", "binary", "bare", "fail", "malformed", "slow"]
+    let names = ["echo", "headers", "binary", "bare", "fail", "malformed", "slow", "split"]
     try await service.register(names.map { name in
         FunctionDefinition(latest: FunctionConfiguration(functionName: name, runtime: "python3.12", handler: "web.\(name)", codeDirectory: code,
                                                          timeout: name == "slow" ? 1 : 10))

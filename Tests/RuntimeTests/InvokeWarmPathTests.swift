@@ -210,6 +210,18 @@ struct InvokeRawPathTests {
         }
     }
 
+    @Test func aWarmCallAskingToCloseIsAnsweredAndClosed() async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("echo")
+            let before = api.service.warmPathAnswers
+            let text = try await rawExchange(port: api.port, post(#"{"n":1}"#, "Connection: close\r\n") + post(#"{"n":2}"#), responses: 2)
+            // One answer, with Connection: close, then the end of the connection (rawExchange stops there).
+            #expect(text.components(separatedBy: "HTTP/1.1 200").count == 2, "\(text)")
+            #expect(text.lowercased().contains("connection: close"))
+            #expect(api.service.warmPathAnswers == before + 1)
+        }
+    }
+
     @Test func aMalformedRequestGetsTheAPIsErrorAndTheConnectionEnds() async throws {
         try await withInvokeAPI { api in
             _ = try await api.invoke("echo")
@@ -311,6 +323,20 @@ struct FrontDoorWarmPathTests {
             #expect(try await door.request("GET", "/nowhere").status == 403)
             let head = try await door.request("HEAD", "/echo")
             #expect(head.body.isEmpty)
+        }
+    }
+
+    @Test func aFunctionsHeaderThatWouldSplitTheAnswerIsLeftOut() async throws {
+        let split = FrontDoorRoute(kind: .restApi, apiId: "restapi", stage: "Prod", method: "GET", path: "/split", function: "split")
+        try await withFrontDoor([split]) { door in
+            let cold = try await door.request("GET", "/split")
+            let warm = try await door.request("GET", "/split")
+            #expect(door.service.warmPathAnswers == 1)
+            #expect(cold.status == 200 && cold.values("X-Fine") == ["ok"] && cold.values("Injected").isEmpty)
+            #expect(warm.status == 200)
+            #expect(warm.values("X-Fine") == ["ok"])
+            #expect(warm.values("Injected").isEmpty && warm.values("X-Split").isEmpty)
+            #expect(String(decoding: warm.body, as: UTF8.self) == "whole")
         }
     }
 

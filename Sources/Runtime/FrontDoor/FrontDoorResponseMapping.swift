@@ -57,6 +57,8 @@ enum FrontDoorResponseMapping {
         if cookies, !headers.contains(where: { FrontDoorRequest.equalsIgnoringCase($0.name, "content-type") }) {
             headers.append(("Content-Type", "application/json"))
         }
+        // One that cannot be a header line is left out, warm or cold (NIO would fail the whole answer on it).
+        headers.removeAll { !HTTPFieldLine.isWritable(name: $0.name, value: $0.value) }
         return FrontDoorResponse(status: status, headers: headers, body: body)
     }
 

@@ -43,9 +43,8 @@ public final class FrontDoorServer: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try connections.install(on: channel)
-                        try channel.pipeline.syncOperations.addHandler(WarmPathHandler(FrontDoorWarmPath(router: router)))
+                        try RawWarmPath.install(on: channel, FrontDoorWarmPath(router: router), connections: connections,
+                                                errors: nil, outboundHeaderValidation: true)
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }

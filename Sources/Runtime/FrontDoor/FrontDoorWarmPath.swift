@@ -9,6 +9,7 @@ struct FrontDoorWarmPath: WarmPathResponder {
     let router: FrontDoorRouter
 
     var bodyLimit: Int { FrontDoorRouter.maximumBodyBytes }
+    static var rawHeaders: [String]? { nil }
 
     func candidate(_ head: HTTPRequestHead, channel: any Channel) -> String? {
         head.headers.contains(name: "expect") ? nil : channel.remoteAddress?.ipAddress ?? "127.0.0.1"

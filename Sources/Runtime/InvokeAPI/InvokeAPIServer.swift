@@ -41,15 +41,8 @@ public final class InvokeAPIServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         // Every header this server writes is its own (names and values it made): NIO's validation of
                         // each response header would only cost time (the front door, which passes a function's headers on, keeps it).
-                        let pipeline = channel.pipeline.syncOperations
-                        let idle = IdleConnectionTracker(policy: connections)
-                        try pipeline.addHandler(InvokeRawPath(responder: InvokeWarmPath(service: service), idle: idle))
-                        try pipeline.configureHTTPServerPipeline(withErrorHandling: false, withOutboundHeaderValidation: false)
-                        try pipeline.addHandler(InvokeAnswerEndMarker())
-                        try pipeline.addHandler(InvokeAPIProtocolErrorHandler())
-                        try connections.install(on: channel, tracker: idle)
-                        // What the raw path hands on: a warm call in chunks or after a connection went to NIO for good.
-                        try pipeline.addHandler(WarmPathHandler(InvokeWarmPath(service: service)))
+                        try RawWarmPath.install(on: channel, InvokeWarmPath(service: service), connections: connections,
+                                                errors: InvokeAPIProtocolErrorHandler(), outboundHeaderValidation: false)
                         return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }

@@ -21,38 +21,27 @@ struct InvokeWarmPath: WarmPathResponder {
     let service: LambdaService
 
     var bodyLimit: Int { LocalRuntime.maximumRequestBytes }
+    static var rawHeaders: [String]? { ["x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context", "content-length", "expect"] }
 
     func start(_ head: HTTPRequestHead, _ candidate: Candidate, body: ByteBuffer, loop: any EventLoop,
                completion: @escaping @Sendable (WarmAnswer?) -> Void) -> Bool {
-        start(candidate, body: body, loop: loop) { answer in
-            completion(answer.map { WarmAnswer(status: $0.status, headers: $0.headers, body: $0.body) })
-        }
-    }
-
-    /// Starts the warm call a candidate asks for and returns true (`completion` then gets Invoke's HTTP answer, or nil
-    /// when the general path should answer after all), or returns false having done nothing.
-    func start(_ candidate: Candidate, body: ByteBuffer, loop: any EventLoop,
-               completion: @escaping @Sendable (InvokeAPIResponse?) -> Void) -> Bool {
         // Not JSON: answered with InvalidRequestContentException there.
         guard let payload = InvokeAPIRouter.invokePayload(Array(body.readableBytesView), validate: true) else { return false }
         let requestId = RequestId.make()
         let request = InvokeRequest(function: candidate.function, qualifier: candidate.qualifier, payload: payload, tailLog: candidate.tailLog,
                                     clientContext: candidate.clientContext, requestId: requestId)
         return service.invokeWarm(request, preferring: loop) { response in
-            completion(response.map { InvokeAPIRouter.answer($0, requestId: requestId) })
+            completion(response.map {
+                let answer = InvokeAPIRouter.answer($0, requestId: requestId)
+                return WarmAnswer(status: answer.status, headers: answer.headers, body: answer.body)
+            })
         }
     }
 
     func candidate(_ head: HTTPRequestHead, channel: any Channel) -> Candidate? {
-        guard head.method == .POST, !head.headers.contains(name: "expect") else { return nil }
-        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit { return nil }
-        return Self.candidate(uri: head.uri) { head.headers[$0] }
-    }
-
-    /// The candidate a POST to `uri` is, given every value of a header by its lower-case name.
-    static func candidate(uri target: String, headers values: (String) -> [String]) -> Candidate? {
+        guard head.method == .POST else { return nil }
         let prefix = "/2015-03-31/functions/", suffix = "/invocations"
-        let uri = target.utf8
+        let uri = head.uri.utf8
         guard uri.starts(with: prefix.utf8) else { return nil }
         let rest = uri.dropFirst(prefix.utf8.count)
         guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
@@ -61,7 +50,7 @@ struct InvokeWarmPath: WarmPathResponder {
         // `NAME:QUALIFIER`, as SDKs send it percent-encoded (`NAME%3AQUALIFIER`) or not.
         if let colon = name.firstIndex(of: UInt8(ascii: ":")) ?? Self.encodedColon(in: name) {
             let after = name[colon...].dropFirst(name[colon] == UInt8(ascii: ":") ? 1 : 3)
-            guard isQualifier(after) else { return nil }
+            guard Self.isQualifier(after) else { return nil }
             qualifier = String(decoding: after, as: UTF8.self)
             name = name[..<colon]
         }
@@ -77,16 +66,19 @@ struct InvokeWarmPath: WarmPathResponder {
             guard Self.isQualifier(value) else { return nil }
             qualifier = String(decoding: value, as: UTF8.self)
         }
+        let headers = head.headers
         // A repeated one is read as the general path reads it (the last wins there).
-        let type = values("x-amz-invocation-type"), log = values("x-amz-log-type"), context = values("x-amz-client-context")
-        guard type.count <= 1, log.count <= 1, context.count <= 1 else { return nil }
-        if let type = type.first, type != "RequestResponse" { return nil }
+        for name in ["x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context"] where headers[name].count > 1 { return nil }
+        if let type = headers.first(name: "x-amz-invocation-type"), type != "RequestResponse" { return nil }
+        if headers.contains(name: "expect") { return nil }
+        if let length = headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit { return nil }
         var clientContext: String?
-        if let encoded = context.first {
+        if let encoded = headers.first(name: "x-amz-client-context") {
             guard let decoded = Data(base64Encoded: encoded) else { return nil }
             clientContext = String(decoding: decoded, as: UTF8.self)
         }
-        return Candidate(function: String(decoding: name, as: UTF8.self), qualifier: qualifier, tailLog: log.first == "Tail", clientContext: clientContext)
+        return Candidate(function: String(decoding: name, as: UTF8.self), qualifier: qualifier,
+                         tailLog: headers.first(name: "x-amz-log-type") == "Tail", clientContext: clientContext)
     }
 
     /// A version, an alias or `$LATEST`.

@@ -10,8 +10,8 @@ struct RawHTTPRequest {
     /// Whether the connection stays open after the answer (HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
     /// `Connection: keep-alive`).
     var keepAlive: Bool
-    /// The headers the decoder was asked to keep (`RawHTTPRequestDecoder.keptHeaders`), by lower-case name; a repeated
-    /// one holds its last value.
+    /// The headers the decoder was asked to keep (`RawHTTPRequestDecoder.keptHeaders`) in their order, each time one
+    /// came: by its lower-case name, or as sent when every header is kept.
     var headers: [(name: String, value: String)]
     /// The body, or nil when it was empty or larger than the decoder's body limit (then only `bodySize` tells).
     var body: ByteBuffer?
@@ -21,8 +21,9 @@ struct RawHTTPRequest {
     var chunked = false
     var expectsContinue = false
 
+    /// The last value of a header.
     func header(_ lowercaseName: String) -> String? {
-        headers.last { $0.name == lowercaseName }?.value
+        headers.last { RawHTTPRequestDecoder.equalsLowercase($0.name.utf8, lowercaseName.utf8) }?.value
     }
 }
 
@@ -44,8 +45,8 @@ struct RawHTTPRequestDecoder {
     static let maximumHeadBytes = 80 * 1024
     /// Bodies above this are read and counted but not kept.
     let bodyLimit: Int
-    /// Lower-case names of the headers to keep.
-    let keptHeaders: [String]
+    /// Lower-case names of the headers to keep; nil keeps every one.
+    let keptHeaders: [String]?
 
     private enum State {
         case head
@@ -60,7 +61,7 @@ struct RawHTTPRequestDecoder {
     /// How far the search for the end of a head has looked already (a head arriving in many reads is scanned once).
     private var scanned = 0
 
-    init(bodyLimit: Int, keptHeaders: [String]) {
+    init(bodyLimit: Int, keptHeaders: [String]?) {
         self.bodyLimit = bodyLimit
         self.keptHeaders = keptHeaders
     }
@@ -277,8 +278,12 @@ struct RawHTTPRequestDecoder {
             } else if Self.equalsLowercase(nameBytes, "expect") {
                 expectsContinue = Self.equalsLowercase(value, "100-continue")
             }
-            if let kept = keptHeaders.first(where: { Self.equalsLowercase(nameBytes, $0.utf8) }) {
-                request.headers.append((kept, String(decoding: value, as: UTF8.self)))
+            if let keptHeaders {
+                if let kept = keptHeaders.first(where: { Self.equalsLowercase(nameBytes, $0.utf8) }) {
+                    request.headers.append((kept, String(decoding: value, as: UTF8.self)))
+                }
+            } else {
+                request.headers.append((String(decoding: nameBytes, as: UTF8.self), String(decoding: value, as: UTF8.self)))
             }
             index = lineEnd + 2
         }
@@ -301,7 +306,7 @@ struct RawHTTPRequestDecoder {
     }
 
     /// RFC 9110's `tchar`.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
+    static func isTokenByte(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
         default: "!#$%&'*+-.^_`|~".utf8.contains(byte)

@@ -10,6 +10,8 @@ protocol WarmPathResponder: Sendable {
     func candidate(_ head: HTTPRequestHead, channel: any Channel) -> Candidate?
     /// The largest body a candidate may have; a larger one goes to the async server.
     var bodyLimit: Int { get }
+    /// The headers `candidate` and `start` read, by lower-case name (nil: all of them): `RawWarmPath` keeps only these.
+    static var rawHeaders: [String]? { get }
     /// Starts answering a whole candidate and returns true, or returns false (having done nothing) when the async
     /// server should answer it after all. `completion` gets the answer, or nil when the async server should answer
     /// (from any thread).

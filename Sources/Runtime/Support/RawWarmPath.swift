@@ -1,27 +1,24 @@
 import NIOCore
 import NIOHTTP1
 
-/// The Invoke API's first handler: answers a warm synchronous Invoke straight from the bytes of the connection
-/// (`RawHTTPRequestDecoder`, `InvokeWarmPath`), and passes every other request on, byte for byte, to NIO's HTTP
-/// handlers and the async server behind it.
+/// A server's first handler (the Invoke API's, the front door's): answers what its `Responder` takes straight from the
+/// bytes of the connection (`RawHTTPRequestDecoder`), and passes every other request on, byte for byte, to NIO's HTTP
+/// handlers, the `WarmPathHandler` and the async server behind them.
 ///
 /// The warm path behind NIO's decoder spent about as much of a call's CPU in the HTTP machinery (decoder, pipelining
 /// handler, encoder, parts and headers) as in the invocation itself. Here a warm call is read, dispatched and answered
 /// with one buffer each way.
 ///
 /// One request is handled at a time: the next one is looked at only once the answer to the previous one, from either
-/// path, has been written (`InvokeAnswerEndMarker` tells when the async server's has). A request whose end cannot be
-/// found without NIO's decoder (a malformed head) hands the rest of the connection to NIO for good; so does a chunked
-/// one (rare from SDKs, and the general path reads it whole anyway).
-final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
+/// path, has been written (`AnswerEndMarker` tells when the async server's has). A request whose end cannot be found
+/// without NIO's decoder (a malformed head) hands the rest of the connection to NIO for good; so does a chunked one
+/// (rare from clients, and `WarmPathHandler` still takes it). HTTP/1.0 and `Expect: 100-continue` go to NIO.
+final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     typealias PendingClose = (mode: CloseMode, promise: EventLoopPromise<Void>?)
-
-    /// The headers the warm path reads.
-    static let keptHeaders = ["x-amz-invocation-type", "x-amz-log-type", "x-amz-client-context"]
 
     private enum Mode {
         /// Looking at requests.
@@ -32,7 +29,7 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
         case passingAll
     }
 
-    private let responder: InvokeWarmPath
+    private let responder: Responder
     private let idle: IdleConnectionTracker
     private var mode = Mode.reading
     /// Bytes read and not dealt with yet.
@@ -48,9 +45,25 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Inside `channelRead`, whose `channelReadComplete` follows.
     private var inRead = false
 
-    init(responder: InvokeWarmPath, idle: IdleConnectionTracker) {
+    init(_ responder: Responder, idle: IdleConnectionTracker) {
         self.responder = responder
         self.idle = idle
+    }
+
+    /// Sets up an accepted connection of a server with a warm path: this handler, NIO's HTTP/1.1 server handlers,
+    /// `AnswerEndMarker`, `errors` (nil: NIO's own answer to a request it cannot parse), the idle policy and
+    /// `WarmPathHandler`, ahead of the async server.
+    static func install(on channel: any Channel, _ responder: Responder, connections: IdleConnectionPolicy,
+                        errors: (any ChannelHandler)?, outboundHeaderValidation: Bool) throws {
+        let pipeline = channel.pipeline.syncOperations
+        let idle = IdleConnectionTracker(policy: connections)
+        try pipeline.addHandler(RawWarmPath(responder, idle: idle))
+        try pipeline.configureHTTPServerPipeline(withErrorHandling: errors == nil, withOutboundHeaderValidation: outboundHeaderValidation)
+        try pipeline.addHandler(AnswerEndMarker())
+        if let errors { try pipeline.addHandler(errors) }
+        try connections.install(on: channel, tracker: idle)
+        // What the raw path hands on: a warm call in chunks, or after a connection went to NIO for good.
+        try pipeline.addHandler(WarmPathHandler(responder))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -99,7 +112,7 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
                 context.fireChannelRead(wrapInboundOut(slice))
             case .reading:
                 guard answering == nil, passedInFlight == 0, bytes.readableBytes >= needed else { return }
-                var decoder = RawHTTPRequestDecoder(bodyLimit: LocalRuntime.maximumRequestBytes, keptHeaders: Self.keptHeaders)
+                var decoder = RawHTTPRequestDecoder(bodyLimit: responder.bodyLimit, keptHeaders: Responder.rawHeaders)
                 var rest = bytes
                 let event: RawHTTPRequestDecoder.Event?
                 do {
@@ -113,14 +126,15 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
                 switch event {
                 case .request(let request):
                     needed = 0
-                    guard request.minorVersion == 1, let candidate = candidate(request) else {
+                    let head = Self.head(request)
+                    guard eligible(request), let candidate = responder.candidate(head, channel: context.channel) else {
                         pass(length: consumed)
                         continue
                     }
                     let whole = bytes.readSlice(length: consumed)!
                     unread = bytes.readableBytes > 0 ? bytes : nil
                     idle.requestEnded()
-                    start(whole, request, candidate, context: context)
+                    start(whole, head, candidate, body: request.body, keepAlive: request.keepAlive, context: context)
                 case .expectsContinue, nil:
                     guard let (head, remaining) = decoder.awaitingBody else {
                         needed = bytes.readableBytes + 1  // the head is not whole yet
@@ -131,7 +145,7 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
                         passedInFlight += 1
                         continue
                     }
-                    if head.minorVersion == 1, !head.expectsContinue, candidate(head) != nil {
+                    if eligible(head), responder.candidate(Self.head(head), channel: context.channel) != nil {
                         needed = consumed + remaining  // its body is still arriving
                         return
                     }
@@ -148,19 +162,27 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
         mode = .passing(remaining: length)
     }
 
-    private func candidate(_ request: RawHTTPRequest) -> InvokeWarmPath.Candidate? {
-        guard request.method == "POST", !request.expectsContinue, !request.chunked,
-              (request.contentLength ?? 0) <= responder.bodyLimit else { return nil }
-        return InvokeWarmPath.candidate(uri: request.target) { name in request.headers.filter { $0.name == name }.map(\.value) }
+    /// What the raw path takes at all: HTTP/1.1, a body of known length within the limit, no `Expect`.
+    private func eligible(_ request: RawHTTPRequest) -> Bool {
+        request.minorVersion == 1 && !request.expectsContinue && !request.chunked && (request.contentLength ?? 0) <= responder.bodyLimit
     }
 
-    private func start(_ whole: ByteBuffer, _ request: RawHTTPRequest, _ candidate: InvokeWarmPath.Candidate, context: ChannelHandlerContext) {
+    /// The head the responder reads: the request line and the headers it keeps.
+    private static func head(_ request: RawHTTPRequest) -> HTTPRequestHead {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(request.headers.count)
+        for (name, value) in request.headers { headers.add(name: name, value: value) }
+        return HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: request.method), uri: request.target, headers: headers)
+    }
+
+    /// `keepAlive` is the request's (its head here holds only the headers the responder reads).
+    private func start(_ whole: ByteBuffer, _ head: HTTPRequestHead, _ candidate: Responder.Candidate, body: ByteBuffer?, keepAlive: Bool,
+                       context: ChannelHandlerContext) {
         answering = whole
         let loop = context.eventLoop
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: loop)
-        let keepAlive = request.keepAlive
-        let body = request.body ?? context.channel.allocator.buffer(capacity: 0)
-        let started = responder.start(candidate, body: body, loop: loop) { answer in
+        let body = body ?? context.channel.allocator.buffer(capacity: 0)
+        let started = responder.start(head, candidate, body: body, loop: loop) { answer in
             if loop.inEventLoop {
                 bound.value.handler.finish(answer, keepAlive: keepAlive, context: bound.value.context)
             } else {
@@ -184,7 +206,7 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
         process(context: context)
     }
 
-    private func finish(_ answer: InvokeAPIResponse?, keepAlive requested: Bool, context: ChannelHandlerContext) {
+    private func finish(_ answer: WarmAnswer?, keepAlive requested: Bool, context: ChannelHandlerContext) {
         guard answering != nil else { return }
         guard let answer else { return giveBack(context: context) }
         answering = nil
@@ -206,15 +228,16 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
         process(context: context)
     }
 
-    /// An Invoke answer as HTTP/1.1 bytes, with the headers `HTTPConnectionLoop` writes.
-    static func render(_ answer: InvokeAPIResponse, keepAlive: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 256 + answer.body.count)
+    /// An answer as HTTP/1.1 bytes, with the headers `HTTPConnectionLoop` writes; a header that is not one clean line
+    /// is left out (`HTTPFieldLine`), never allowed to split the response.
+    static func render(_ answer: WarmAnswer, keepAlive: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256 + (answer.omitBody ? 0 : answer.body.count))
         buffer.writeStaticString("HTTP/1.1 ")
         buffer.writeString(String(answer.status))
         buffer.writeStaticString(" ")
         buffer.writeString(HTTPResponseStatus(statusCode: answer.status).reasonPhrase)
         buffer.writeStaticString("\r\n")
-        for (name, value) in answer.headers {
+        for (name, value) in answer.headers where HTTPFieldLine.isWritable(name: name, value: value) {
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
@@ -225,12 +248,12 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
         buffer.writeStaticString("\r\nDate: ")
         buffer.writeString(HTTPConnectionLoop.httpDate())
         buffer.writeStaticString(keepAlive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n")
-        buffer.writeBytes(answer.body)
+        if !answer.omitBody { buffer.writeBytes(answer.body) }
         return buffer
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard event is InvokeAnswerEndMarker.Ended else { return context.triggerUserOutboundEvent(event, promise: promise) }
+        guard event is AnswerEndMarker.Ended else { return context.triggerUserOutboundEvent(event, promise: promise) }
         promise?.succeed()
         guard passedInFlight > 0 else { return }
         passedInFlight -= 1
@@ -262,10 +285,10 @@ final class InvokeRawPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Tells `InvokeRawPath` that an answer of the async server has been written whole (an outbound user event, sent
+/// Tells `RawWarmPath` that an answer of the async server has been written whole (an outbound user event, sent
 /// once the answer's end has gone past), so that it looks at the next request only then. It sits where every
 /// answer's parts pass: right after NIO's HTTP handlers.
-final class InvokeAnswerEndMarker: ChannelOutboundHandler, RemovableChannelHandler {
+final class AnswerEndMarker: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -276,5 +299,14 @@ final class InvokeAnswerEndMarker: ChannelOutboundHandler, RemovableChannelHandl
         let ends = if case .end = unwrapOutboundIn(data) { true } else { false }
         context.write(data, promise: promise)
         if ends { context.triggerUserOutboundEvent(Ended(), promise: nil) }
+    }
+}
+
+/// What may be written as a header line.
+enum HTTPFieldLine {
+    /// A token for a name, and a value without CR, LF or NUL: a function's answer may hold anything, and NIO's encoder
+    /// fails the whole response (the client sees the connection end) on a header that is not.
+    static func isWritable(name: String, value: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy(RawHTTPRequestDecoder.isTokenByte) && !value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
     }
 }
