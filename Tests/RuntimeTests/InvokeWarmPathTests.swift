@@ -222,6 +222,60 @@ struct InvokeRawPathTests {
         }
     }
 
+    /// Reads until the server closes the connection.
+    private func exchangeUntilClose(port: Int, _ request: String) async -> String {
+        await Task.detached {
+            guard let connection = try? RawConnection(port: port) else { return "" }
+            connection.send(request)
+            return connection.read(until: "\u{0}never", timeout: 30)
+        }.value
+    }
+
+    private func call(_ function: String, _ body: String) -> String {
+        "POST /2015-03-31/functions/\(function)/invocations HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    /// After a request that ends the connection (it asks to close, is HTTP/1.0, or NIO refuses it), a warm call
+    /// pipelined behind it is neither run nor answered: the review found all three run and answered after the close.
+    @Test(arguments: ["GET /2015-03-31/functions/record HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                      "GET /2015-03-31/functions/record HTTP/1.0\r\nHost: x\r\n\r\n",
+                      "FOO /2015-03-31/functions/record HTTP/1.1\r\nHost: x\r\n\r\n"])
+    func nothingAfterARequestThatEndsTheConnectionIsRun(first: String) async throws {
+        try await withInvokeAPI { api in
+            _ = try await api.invoke("record", #"{"warm":1}"#)
+            let before = try recordedEvents(api).count
+            let text = await exchangeUntilClose(port: api.port, first + call("record", #"{"after":"end"}"#))
+            let answers = text.components(separatedBy: "HTTP/1.").dropFirst().filter { $0.dropFirst(2).prefix(3).allSatisfy(\.isNumber) }
+            #expect(answers.count == 1, "\(text)")
+            #expect(try recordedEvents(api).count == before)
+        }
+    }
+
+    /// A warm call pipelined behind a slow one of a client that has left is not run.
+    @Test func aClientThatLeftHasNoMoreCallsRun() async throws {
+        let slow = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return 'slept'\n"
+        try await withInvokeAPI(definitions: { _, fixtures in
+            let code = try! fixtures.write("slow", ["app.py": slow])
+            return [FunctionDefinition(latest: FunctionConfiguration(functionName: "slow", runtime: "python3.12", handler: "app.handler", codeDirectory: code, timeout: 30))]
+        }) { api in
+            _ = try await api.invoke("slow", #"{"s":0}"#)
+            _ = try await api.invoke("record", #"{"warm":1}"#)
+            let before = try recordedEvents(api).count
+            func slowCalls() -> Int {
+                Int(api.metrics.totals(metric: .invocations).filter { $0.key.functionName == "slow" }.values.reduce(0, +))
+            }
+            let port = api.port, request = call("slow", #"{"s":0.5}"#) + call("record", #"{"after":"gone"}"#)
+            await Task.detached {
+                let connection = try? RawConnection(port: port)
+                connection?.send(request)
+            }.value  // closed as it goes out of scope, while the slow call runs
+            try await waitUntil(.seconds(30)) { slowCalls() == 2 }
+            // A call of its own on another connection: a wrongly started one would have begun before it.
+            _ = try await api.invoke("record", #"{"mine":1}"#)
+            #expect(try recordedEvents(api).count == before + 1)
+        }
+    }
+
     @Test func aMalformedRequestGetsTheAPIsErrorAndTheConnectionEnds() async throws {
         try await withInvokeAPI { api in
             _ = try await api.invoke("echo")

@@ -76,8 +76,10 @@ public final class LogRecorder: Sendable {
         do {
             try await store.appendLogs(batch)
         } catch {
-            state.withLock { $0.buffer.insert(contentsOf: batch, at: 0) }
-            throw error
+            // Only what is not stored yet is tried again.
+            let written = (error as? LogAppendError)?.written ?? 0
+            state.withLock { $0.buffer.insert(contentsOf: batch.dropFirst(written), at: 0) }
+            throw (error as? LogAppendError)?.cause ?? error
         }
     }
 

@@ -93,24 +93,30 @@ extension StateStore {
         }
     }
 
-    /// Appends log lines in one transaction (batch them: one call per invocation or per flush).
+    /// Appends log lines (batch them: one call per flush).
     ///
     /// The lines of one stream and request at one millisecond are stored as one row (joined by newlines; a line never
     /// holds one) and `logs` gives them back one by one, each with its own time as before: a warm invocation that
     /// prints nothing writes one or two rows instead of three (START, END, REPORT), and rows, with their two indexes,
     /// are what a flush costs (it competes with the invocations for the cores).
+    ///
+    /// The lines are written a slice at a time, each its own transaction, the CPU offered to others between them
+    /// (`BackgroundWriter`). Should one fail, `LogAppendError.written` tells how many of the first lines are stored.
     public func appendLogs(_ records: [LogRecord]) async throws {
         guard !records.isEmpty else { return }
         try await BackgroundWriter.run { [self] in
-            let rows = Self.grouped(records)
-            // A transaction per slice, the CPU offered to others between them: see `BackgroundWriter.slice`.
-            for start in stride(from: 0, to: rows.count, by: BackgroundWriter.slice) {
+            for start in stride(from: 0, to: records.count, by: BackgroundWriter.slice) {
                 if start > 0 { BackgroundWriter.yield() }
-                try writeNow { db in
-                    let statement = try db.cachedStatement(sql: "INSERT INTO logs (function, version, stream, request_id, timestamp, message) VALUES (?, ?, ?, ?, ?, ?)")
-                    for record in rows[start..<min(start + BackgroundWriter.slice, rows.count)] {
-                        try statement.execute(arguments: [record.functionName, record.version, record.stream, record.requestId, record.timestamp, record.message])
+                let rows = Self.grouped(Array(records[start..<min(start + BackgroundWriter.slice, records.count)]))
+                do {
+                    try writeNow { db in
+                        let statement = try db.cachedStatement(sql: "INSERT INTO logs (function, version, stream, request_id, timestamp, message) VALUES (?, ?, ?, ?, ?, ?)")
+                        for record in rows {
+                            try statement.execute(arguments: [record.functionName, record.version, record.stream, record.requestId, record.timestamp, record.message])
+                        }
                     }
+                } catch {
+                    throw LogAppendError(written: start, cause: error)
                 }
             }
         }
@@ -160,4 +166,11 @@ extension StateStore {
             return lines
         }
     }
+}
+
+/// `appendLogs` stored only the first `written` lines before `cause`.
+public struct LogAppendError: Error, CustomStringConvertible {
+    public var written: Int
+    public var cause: any Error
+    public var description: String { "\(cause)" }
 }

@@ -110,6 +110,8 @@ final class IdleConnectionTracker {
     private var busy = false
     private var entry: IdleConnectionPolicy.Entry?
     private var admitted = false
+    /// After `closed()` nothing is tracked any more (a late answer must not arm a timer on a closed connection).
+    private var ended = false
     /// Armed at most once at a time and moved on lazily when it fires early, so that a busy keep-alive
     /// connection schedules no timer per request.
     private var timer: Scheduled<Void>?
@@ -121,7 +123,7 @@ final class IdleConnectionTracker {
 
     /// The connection is open (from `handlerAdded` when it is active already, else from `channelActive`).
     func admit(context: ChannelHandlerContext) {
-        guard !admitted else { return }
+        guard !admitted, !ended else { return }
         admitted = true
         idleSince = .now()
         entry = policy.admit(context.channel, at: idleSince)
@@ -134,6 +136,7 @@ final class IdleConnectionTracker {
 
     /// A whole request has arrived: a call is in progress until its response ends.
     func requestEnded() {
+        guard !ended else { return }
         busy = true
         entry?.idleSince.store(IdleConnectionPolicy.Entry.busy, ordering: .relaxed)
     }
@@ -153,6 +156,7 @@ final class IdleConnectionTracker {
 
     /// The connection is gone.
     func closed() {
+        ended = true
         timer?.cancel()
         timer = nil
         if let entry { policy.remove(entry) }
@@ -160,6 +164,7 @@ final class IdleConnectionTracker {
     }
 
     private func markIdle(context: ChannelHandlerContext) {
+        guard !ended else { return }
         idleSince = .now()
         entry?.idleSince.store(idleSince.uptimeNanoseconds, ordering: .relaxed)
         if timer == nil { armTimer(context: context) }

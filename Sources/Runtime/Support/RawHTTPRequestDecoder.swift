@@ -99,6 +99,7 @@ struct RawHTTPRequestDecoder {
             case .fixedBody(var request, let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
                 let take = min(remaining, buffer.readableBytes)
+                state = .head  // the state lets go of the body, so appending does not copy it
                 append(buffer.readSlice(length: take)!, to: &request)
                 if take == remaining {
                     state = .head
@@ -113,6 +114,7 @@ struct RawHTTPRequestDecoder {
             case .chunkData(var request, let remaining):
                 guard buffer.readableBytes > 0 else { return nil }
                 let take = min(remaining, buffer.readableBytes)
+                state = .head  // as above
                 append(buffer.readSlice(length: take)!, to: &request)
                 state = take == remaining ? .chunkDataEnd(request) : .chunkData(request, remaining: remaining - take)
                 if take < remaining { return nil }

@@ -23,11 +23,17 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
     private enum Mode {
         /// Looking at requests.
         case reading
-        /// Forwarding the rest of a request the async server answers.
-        case passing(remaining: Int)
+        /// Forwarding the rest of a request the async server answers; the connection ends after its answer unless
+        /// `keepAlive`.
+        case passing(remaining: Int, keepAlive: Bool)
         /// Forwarding everything, for good.
         case passingAll
+        /// The connection is ending (an answer said `Connection: close`, or it closed): what comes is dropped.
+        case ending
     }
+
+    /// Bytes kept at most while a request is answered before reading stops (pipelined requests wait in them).
+    static var heldBytesLimit: Int { 64 * 1024 }
 
     private let responder: Responder
     private let idle: IdleConnectionTracker
@@ -44,6 +50,8 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
     private var pendingCloses: [PendingClose] = []
     /// Inside `channelRead`, whose `channelReadComplete` follows.
     private var inRead = false
+    /// A `read()` held back while `unread` is over `heldBytesLimit` and a request is being answered.
+    private var readHeld = false
 
     init(_ responder: Responder, idle: IdleConnectionTracker) {
         self.responder = responder
@@ -77,7 +85,11 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if case .passingAll = mode { return context.fireChannelRead(data) }
+        switch mode {
+        case .passingAll: return context.fireChannelRead(data)
+        case .ending: return
+        case .reading, .passing: break
+        }
         idle.requestArriving(context: context)
         if var pending = unread {
             unread = nil  // let go of it, so appending does not copy
@@ -96,22 +108,32 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
         defer {
             // The async server takes what it was given at a read's end: outside a read, that end is ours to send.
             if forwarded, !inRead { context.fireChannelReadComplete() }
+            if answering == nil, passedInFlight == 0 { releaseHeldRead(context: context) }
         }
         while var bytes = unread, bytes.readableBytes > 0 {
             switch mode {
+            case .ending:
+                unread = nil
+                return
             case .passingAll:
                 unread = nil
                 forwarded = true
                 context.fireChannelRead(wrapInboundOut(bytes))
                 return
-            case .passing(let remaining):
+            case .passing(let remaining, let keepAlive):
                 let slice = bytes.readSlice(length: min(remaining, bytes.readableBytes))!
                 unread = bytes.readableBytes > 0 ? bytes : nil
-                mode = remaining == slice.readableBytes ? .reading : .passing(remaining: remaining - slice.readableBytes)
+                if remaining > slice.readableBytes {
+                    mode = .passing(remaining: remaining - slice.readableBytes, keepAlive: keepAlive)
+                } else {
+                    // A request that ends the connection: nothing after it is answered (NIO would refuse it).
+                    mode = keepAlive ? .reading : .ending
+                }
                 forwarded = true
                 context.fireChannelRead(wrapInboundOut(slice))
             case .reading:
-                guard answering == nil, passedInFlight == 0, bytes.readableBytes >= needed else { return }
+                guard answering == nil, passedInFlight == 0 else { return }
+                guard bytes.readableBytes >= needed else { return }
                 var decoder = RawHTTPRequestDecoder(bodyLimit: responder.bodyLimit, keptHeaders: Responder.rawHeaders)
                 var rest = bytes
                 let event: RawHTTPRequestDecoder.Event?
@@ -128,7 +150,7 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
                     needed = 0
                     let head = Self.head(request)
                     guard eligible(request), let candidate = responder.candidate(head, channel: context.channel) else {
-                        pass(length: consumed)
+                        pass(length: consumed, keepAlive: request.keepAlive)
                         continue
                     }
                     let whole = bytes.readSlice(length: consumed)!
@@ -150,16 +172,33 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
                         return
                     }
                     needed = 0
-                    pass(length: consumed + remaining)
+                    pass(length: consumed + remaining, keepAlive: head.keepAlive)
                 }
             }
         }
     }
 
     /// Hands the next `length` bytes (one whole request, of which some may be still to come) to the async server.
-    private func pass(length: Int) {
+    private func pass(length: Int, keepAlive: Bool) {
         passedInFlight += 1
-        mode = .passing(remaining: length)
+        mode = .passing(remaining: length, keepAlive: keepAlive)
+    }
+
+    /// Reads again once nothing is being answered (`read` held one back while `unread` was full).
+    private func releaseHeldRead(context: ChannelHandlerContext) {
+        guard readHeld else { return }
+        readHeld = false
+        context.read()
+    }
+
+    /// Holds back reading while a request is answered and `heldBytesLimit` bytes wait behind it.
+    func read(context: ChannelHandlerContext) {
+        let busy = answering != nil || passedInFlight > 0
+        if busy, case .reading = mode, (unread?.readableBytes ?? 0) > Self.heldBytesLimit {
+            readHeld = true
+            return
+        }
+        context.read()
     }
 
     /// What the raw path takes at all: HTTP/1.1, a body of known length within the limit, no `Expect`.
@@ -208,6 +247,10 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
 
     private func finish(_ answer: WarmAnswer?, keepAlive requested: Bool, context: ChannelHandlerContext) {
         guard answering != nil else { return }
+        if case .ending = mode, !context.channel.isActive {
+            answering = nil  // the client is gone
+            return
+        }
         guard let answer else { return giveBack(context: context) }
         answering = nil
         let closes = pendingCloses
@@ -216,7 +259,7 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
         idle.responseEnded(context: context)
         let written = context.writeAndFlush(wrapOutboundOut(Self.render(answer, keepAlive: keepAlive, allocator: context.channel.allocator)))
         if !keepAlive {
-            mode = .passingAll  // nothing more is read here; NIO drops what comes
+            mode = .ending
             unread = nil
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             written.whenComplete { _ in
@@ -253,21 +296,30 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard event is AnswerEndMarker.Ended else { return context.triggerUserOutboundEvent(event, promise: promise) }
+        guard let ended = event as? AnswerEndMarker.Ended else { return context.triggerUserOutboundEvent(event, promise: promise) }
         promise?.succeed()
+        if ended.closes {
+            // An error, a stop or an HTTP/1.0 answer: the async server ends the connection after it.
+            mode = .ending
+            unread = nil
+        }
         guard passedInFlight > 0 else { return }
         passedInFlight -= 1
         if passedInFlight == 0 { process(context: context) }
     }
 
-    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+    func close(context: ChannelHandlerContext, mode closeMode: CloseMode, promise: EventLoopPromise<Void>?) {
         // The server stopping closes each connection, its input first: an answer on its way here is written first
-        // (the async server's are waited for by `WarmPathHandler`).
-        guard answering != nil else { return context.close(mode: mode, promise: promise) }
-        pendingCloses.append((mode, promise))
+        // (the async server's are waited for by `WarmPathHandler`); nothing after it is started.
+        mode = .ending
+        unread = nil
+        guard answering != nil else { return context.close(mode: closeMode, promise: promise) }
+        pendingCloses.append((closeMode, promise))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        mode = .ending
+        unread = nil
         failPendingCloses()
         idle.closed()
         context.fireChannelInactive()
@@ -292,13 +344,23 @@ final class AnswerEndMarker: ChannelOutboundHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// The event.
-    struct Ended {}
+    /// The event: `closes` when the answer ends the connection.
+    struct Ended {
+        var closes: Bool
+    }
+
+    /// Whether the answer being written ends the connection (its head says so).
+    private var closes = false
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let ends = if case .end = unwrapOutboundIn(data) { true } else { false }
+        var ends = false
+        switch unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200: closes = !head.isKeepAlive
+        case .head, .body: break
+        case .end: ends = true
+        }
         context.write(data, promise: promise)
-        if ends { context.triggerUserOutboundEvent(Ended(), promise: nil) }
+        if ends { context.triggerUserOutboundEvent(Ended(closes: closes), promise: nil) }
     }
 }
 
