@@ -5,7 +5,7 @@ import NIOCore
 /// It reads requests from bytes itself (`RawHTTPRequestDecoder`) and writes responses as pre-rendered bytes, with no
 /// HTTP handlers in the pipeline: each invocation crosses this connection twice (`next`, `response`), and NIO's
 /// decoder and its parts cost more there than the rest of the Runtime API. Every response carries a `Content-Length`.
-final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class RuntimeAPIHandler: IdleTrackingHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
@@ -13,7 +13,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let maximumResponseBytes = 6_291_556
 
     private let broker: EnvironmentBroker
-    private let idle: IdleConnectionTracker
+    let idle: IdleConnectionTracker
     private var decoder = RawHTTPRequestDecoder(bodyLimit: RuntimeAPIHandler.maximumResponseBytes,
                                                 keptHeaders: ["lambda-runtime-function-error-type"])
     /// Bytes read but not decoded yet.
@@ -23,15 +23,6 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(broker: EnvironmentBroker, connections: IdleConnectionPolicy) {
         self.broker = broker
         self.idle = IdleConnectionTracker(policy: connections)
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { idle.admit(context: context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        idle.admit(context: context)
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

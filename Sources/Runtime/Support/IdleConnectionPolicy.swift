@@ -189,49 +189,56 @@ final class IdleConnectionTracker {
 }
 
 /// `IdleConnectionTracker` in a pipeline that turns bytes into `HTTPServerRequestPart`s.
-private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, RemovableChannelHandler {
+private final class IdleConnectionHandler<Response>: ChannelDuplexHandler, IdleTrackingHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = Response
     typealias OutboundOut = Response
 
-    private let tracker: IdleConnectionTracker
+    let idle: IdleConnectionTracker
     private let endsResponse: (Response) -> Bool
 
     init(tracker: IdleConnectionTracker, endsResponse: @escaping (Response) -> Bool) {
-        self.tracker = tracker
+        self.idle = tracker
         self.endsResponse = endsResponse
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { tracker.admit(context: context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        tracker.admit(context: context)
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .end = unwrapInboundIn(data) {
-            tracker.requestEnded()
+            idle.requestEnded()
         } else {
-            tracker.requestArriving(context: context)
+            idle.requestArriving(context: context)
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if endsResponse(unwrapOutboundIn(data)) { tracker.responseEnded(context: context) }
+        if endsResponse(unwrapOutboundIn(data)) { idle.responseEnded(context: context) }
         context.write(data, promise: promise)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        tracker.closed()
+        idle.closed()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        tracker.closed()
+        idle.closed()
+    }
+}
+
+/// A handler that keeps its connection's `IdleConnectionTracker`: the connection is admitted once it is open.
+protocol IdleTrackingHandler: ChannelInboundHandler {
+    var idle: IdleConnectionTracker { get }
+}
+
+extension IdleTrackingHandler {
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { idle.admit(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        idle.admit(context: context)
+        context.fireChannelActive()
     }
 }

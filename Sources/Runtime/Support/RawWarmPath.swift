@@ -13,7 +13,7 @@ import NIOHTTP1
 /// path, has been written (`AnswerEndMarker` tells when the async server's has). A request whose end cannot be found
 /// without NIO's decoder (a malformed head) hands the rest of the connection to NIO for good; so does a chunked one
 /// (rare from clients, and `WarmPathHandler` still takes it). HTTP/1.0 and `Expect: 100-continue` go to NIO.
-final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, RemovableChannelHandler {
+final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, IdleTrackingHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -36,7 +36,7 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
     static var heldBytesLimit: Int { 64 * 1024 }
 
     private let responder: Responder
-    private let idle: IdleConnectionTracker
+    let idle: IdleConnectionTracker
     private var mode = Mode.reading
     /// Bytes read and not dealt with yet.
     private var unread: ByteBuffer?
@@ -72,15 +72,6 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Rem
         try connections.install(on: channel, tracker: idle)
         // What the raw path hands on: a warm call in chunks, or after a connection went to NIO for good.
         try pipeline.addHandler(WarmPathHandler(responder))
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { idle.admit(context: context) }
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        idle.admit(context: context)
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
