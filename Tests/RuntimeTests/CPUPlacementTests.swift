@@ -3,7 +3,9 @@ import Testing
 @testable import Runtime
 
 /// The CPUs a Python function's main thread may run on, read by the function itself: at init (module level) and
-/// during each invocation. An event `{"sleep": ms}` makes the invocation run that long.
+/// during each invocation. An event `{"sleep": ms}` makes the invocation run that long: the function's own work, the
+/// input the placement judges (it counts invocations of 2 ms or more), not a wait of the test's; every assertion reads
+/// what the function reported once its call has returned.
 private let affinityReporter = """
     import time
     def cpus():

@@ -251,25 +251,45 @@ struct InvokeRawPathTests {
         }
     }
 
-    /// A warm call pipelined behind a slow one of a client that has left is not run.
+    /// A warm call pipelined behind a held one of a client that has left is not run.
     @Test func aClientThatLeftHasNoMoreCallsRun() async throws {
-        let slow = "import time\ndef handler(event, context):\n    time.sleep(event.get('s', 0))\n    return 'slept'\n"
-        try await withInvokeAPI(definitions: { _, fixtures in
-            let code = try! fixtures.write("slow", ["app.py": slow])
-            return [FunctionDefinition(latest: FunctionConfiguration(functionName: "slow", runtime: "python3.12", handler: "app.handler", codeDirectory: code, timeout: 30))]
+        // With {"hold": true} the function says it started, then waits for the test's gate file (bounded).
+        let held = """
+            import os, time
+            def handler(event, context):
+                if event.get("hold"):
+                    directory = os.environ["GATE_DIR"]
+                    open(os.path.join(directory, "started"), "w").close()
+                    deadline = time.time() + 30
+                    while not os.path.exists(os.path.join(directory, "gate")) and time.time() < deadline:
+                        time.sleep(0.005)
+                return "done"
+            """
+        let connections = IdleConnectionPolicy()
+        try await withInvokeAPI(connections: connections, definitions: { _, fixtures in
+            let code = try! fixtures.write("held", ["app.py": held])
+            return [FunctionDefinition(latest: FunctionConfiguration(functionName: "held", runtime: "python3.12", handler: "app.handler", codeDirectory: code,
+                                                                     timeout: 60, environment: ["GATE_DIR": fixtures.path + "/gates"]))]
         }) { api in
-            _ = try await api.invoke("slow", #"{"s":0}"#)
+            _ = try await api.invoke("held", "{}")
             _ = try await api.invoke("record", #"{"warm":1}"#)
             let before = try recordedEvents(api).count
-            func slowCalls() -> Int {
-                Int(api.metrics.totals(metric: .invocations).filter { $0.key.functionName == "slow" }.values.reduce(0, +))
+            let directory = api.fixtures.path + "/gates"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            func heldCalls() -> Int {
+                Int(api.metrics.totals(metric: .invocations).filter { $0.key.functionName == "held" }.values.reduce(0, +))
             }
-            let port = api.port, request = call("slow", #"{"s":0.5}"#) + call("record", #"{"after":"gone"}"#)
-            await Task.detached {
-                let connection = try? RawConnection(port: port)
-                connection?.send(request)
-            }.value  // closed as it goes out of scope, while the slow call runs
-            try await waitUntil(.seconds(30)) { slowCalls() == 2 }
+            let port = api.port, request = call("held", #"{"hold":true}"#) + call("record", #"{"after":"gone"}"#)
+            let connection = try RawConnection(port: port)
+            connection.send(request)
+            try await waitUntil(.seconds(30)) { FileManager.default.fileExists(atPath: directory + "/started") }
+            // The client leaves while the held call runs; the server has seen it go before the call ends.
+            let open = connections.openConnections
+            shutdown(connection.fd, Int32(SHUT_RDWR))
+            try await waitUntil(.seconds(30)) { connections.openConnections < open }
+            #expect(connections.openConnections < open)
+            _ = FileManager.default.createFile(atPath: directory + "/gate", contents: nil)
+            try await waitUntil(.seconds(30)) { heldCalls() == 2 }
             // A call of its own on another connection: a wrongly started one would have begun before it.
             _ = try await api.invoke("record", #"{"mine":1}"#)
             #expect(try recordedEvents(api).count == before + 1)
