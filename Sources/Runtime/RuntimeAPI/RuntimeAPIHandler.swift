@@ -47,9 +47,11 @@ final class RuntimeAPIHandler: IdleTrackingHandler, RemovableChannelHandler {
                 }
             }
         } catch {
-            // A malformed request ends only this connection.
-            closing = true
-            context.close(promise: nil)
+            // A malformed request ends only this connection, told what was wrong.
+            let message = "\(error) Send HTTP/1.1 with a Content-Length or chunked body (the Lambda Runtime API)."
+            write(context, .status(code: 400, reason: "Bad Request",
+                                   body: String(decoding: JSON.errorDocument(message: message, type: "InvalidRequest"), as: UTF8.self)),
+                  keepAlive: false)
             return
         }
         if bytes.readableBytes > 0 {
