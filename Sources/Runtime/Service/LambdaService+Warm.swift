@@ -7,9 +7,9 @@ import Synchronization
 extension LambdaService {
     /// What `LambdaService` keeps behind its lock rather than in the actor.
     struct Shared {
-        var definitions: [String: FunctionDefinition] = [:]
+        var definitions: [String: FunctionDefinition] = [:] { didSet { dropResolved() } }
         /// Added to every function's environment: where the Invoke API and CodeDeploy endpoints listen.
-        var serviceEnvironment: [String: String] = [:]
+        var serviceEnvironment: [String: String] = [:] { didSet { dropResolved() } }
         /// Resolved configurations (with the service's environment), dropped whenever either of the above changes.
         var latestConfigurations: [String: FunctionConfiguration] = [:]
         var versionConfigurations: [EnvironmentKey: (published: (String, Int64), configuration: FunctionConfiguration)] = [:]
@@ -38,22 +38,12 @@ extension LambdaService {
 
     var definitions: [String: FunctionDefinition] {
         get { shared.withLock { $0.definitions } }
-        set {
-            shared.withLock {
-                $0.definitions = newValue
-                $0.dropResolved()
-            }
-        }
+        set { shared.withLock { $0.definitions = newValue } }
     }
 
     var serviceEnvironment: [String: String] {
         get { shared.withLock { $0.serviceEnvironment } }
-        set {
-            shared.withLock {
-                $0.serviceEnvironment = newValue
-                $0.dropResolved()
-            }
-        }
+        set { shared.withLock { $0.serviceEnvironment = newValue } }
     }
 
     /// How many invocations the warm path answered (the rest went through `invoke`), for benchmarks and tests.

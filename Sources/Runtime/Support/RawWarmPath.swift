@@ -139,8 +139,8 @@ final class RawWarmPath<Responder: WarmPathResponder>: ChannelDuplexHandler, Idl
                 switch event {
                 case .request(let request):
                     needed = 0
-                    let head = Self.head(request)
-                    guard eligible(request), let candidate = responder.candidate(head, channel: context.channel) else {
+                    let head = eligible(request) ? Self.head(request) : nil
+                    guard let head, let candidate = responder.candidate(head, channel: context.channel) else {
                         pass(length: consumed, keepAlive: request.keepAlive)
                         continue
                     }
